@@ -1,0 +1,43 @@
+# Common settings for the kquic VM scripts. Source it; do not run it.
+# shellcheck shell=bash
+set -euo pipefail
+
+KQUIC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KQUIC_CACHE=${KQUIC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kquic}
+KQUIC_TOOLS=$KQUIC_CACHE/tools
+KQUIC_VENV=$KQUIC_CACHE/venv
+KQUIC_FLAVOUR=${KQUIC_FLAVOUR:-default}
+JOBS=${JOBS:-$(nproc)}
+BINDGEN_VERSION=0.69.5
+VIRTME_NG_VERSION=1.42
+KERNEL_PKG=linux-source-6.12
+
+# Debian's rustc-web (1.96, with library source) must win over rustup's toolchain for the
+# kernel build; our own tools (bindgen, vng) come first.
+export PATH="$KQUIC_TOOLS/bin:$KQUIC_VENV/bin:/usr/bin:$PATH"
+
+log() { printf '[kquic] %s\n' "$*" >&2; }
+die() { printf '[kquic] error: %s\n' "$*" >&2; exit 1; }
+
+# The Debian package version of the kernel source, e.g. 6.12.117-1~deb12u1.
+kernel_pkg_version() { dpkg-query -W -f='${Version}' "$KERNEL_PKG" 2>/dev/null; }
+
+# Config fragments of a flavour: the base one plus the flavour's own.
+flavour_fragments() {
+  local f=$KQUIC_ROOT/vm/config
+  case "$1" in
+    default) echo "$f/base.config" ;;
+    debug) echo "$f/base.config $f/debug.config" ;;
+    *) die "unknown kernel flavour '$1' (default, debug)" ;;
+  esac
+}
+
+# Cache key: kernel version + hash of the config fragments and of the config recipe.
+kernel_key() {
+  local flav=$1 h
+  # shellcheck disable=SC2046
+  h=$(cat $(flavour_fragments "$flav") "$KQUIC_ROOT/vm/build-kernel.sh" | sha256sum | cut -c1-12)
+  echo "$(kernel_pkg_version | tr '~+' '__')-$flav-$h"
+}
+
+kernel_dir() { echo "$KQUIC_CACHE/kernel/$(kernel_key "$1")/linux"; }
