@@ -1,0 +1,506 @@
+// SPDX-License-Identifier: GPL-2.0
+//! SOL_QUIC socket options. Other levels fall through to the IPv4/IPv6 options.
+//!
+//! Error conventions (checked in this order): an unknown option is `ENOPROTOOPT`; a buffer
+//! shorter than the option's struct is `EINVAL`; an out-of-range value is `EINVAL`; an option
+//! that acts on a connection on a socket that has none is `ENOTCONN`.
+
+use core::ffi::{c_char, c_int, c_uint, c_void};
+
+use kernel::prelude::*;
+use quic_uapi as uapi;
+
+use crate::socket;
+use crate::sys;
+
+/// Plain-old-data ABI structs: every byte pattern is a valid value, no padding.
+///
+/// # Safety
+/// Implementors must be `repr(C)` structs of integers/byte arrays without padding bytes.
+unsafe trait Pod: Copy + Default {}
+// SAFETY: all of these are repr(C) integer/byte-array structs without padding (checked by the
+// uapi crate's layout tests against include/uapi/linux/quic.h).
+unsafe impl Pod for uapi::quic_config {}
+// SAFETY: as above.
+unsafe impl Pod for uapi::quic_transport_param {}
+// SAFETY: as above.
+unsafe impl Pod for uapi::quic_event_option {}
+// SAFETY: as above.
+unsafe impl Pod for uapi::quic_connection_close {}
+// SAFETY: as above.
+unsafe impl Pod for uapi::quic_crypto_secret {}
+// SAFETY: as above.
+unsafe impl Pod for uapi::quic_stream_info {}
+// SAFETY: as above.
+unsafe impl Pod for uapi::quic_errinfo {}
+// SAFETY: as above.
+unsafe impl Pod for uapi::quic_connection_id_info {}
+
+fn einval<T>() -> Result<T, i32> {
+    Err(-(sys::EINVAL as i32))
+}
+
+/// Largest ALPN list (comma separated), as in the ABI.
+const ALPN_MAX: usize = 128;
+/// Largest address-validation token a client may hold.
+const TOKEN_MAX: usize = 120;
+/// Largest session ticket (or server ticket key) accepted.
+const TICKET_MAX: usize = 4096;
+
+/// Socket options of one QUIC socket, as set by the user.
+pub(crate) struct Options {
+    config: uapi::quic_config,
+    local_tp: uapi::quic_transport_param,
+    remote_tp: uapi::quic_transport_param,
+    events: u32,
+    close: uapi::quic_connection_close,
+    alpn: KVec<u8>,
+    token: KVec<u8>,
+    ticket: KVec<u8>,
+}
+
+/// Defaults of the ABI (RFC 9000 where the ABI does not say otherwise).
+fn default_tp(remote: bool) -> uapi::quic_transport_param {
+    uapi::quic_transport_param {
+        remote: remote as u8,
+        max_udp_payload_size: 65527,
+        ack_delay_exponent: 3,
+        max_ack_delay: 25_000,
+        active_connection_id_limit: 7,
+        max_idle_timeout: 30_000_000,
+        max_data: 65536 * 32,
+        max_stream_data_bidi_local: 65536 * 4,
+        max_stream_data_bidi_remote: 65536 * 4,
+        max_stream_data_uni: 65536 * 4,
+        max_streams_bidi: 100,
+        max_streams_uni: 100,
+        ..Default::default()
+    }
+}
+
+impl Options {
+    pub(crate) fn new() -> Self {
+        Options {
+            config: uapi::quic_config {
+                version: uapi::QUIC_VERSION_V1,
+                initial_smoothed_rtt: 333_000,
+                congestion_control_algo: uapi::QUIC_CONG_ALG_RENO,
+                ..Default::default()
+            },
+            local_tp: default_tp(false),
+            remote_tp: default_tp(true),
+            events: 0,
+            close: Default::default(),
+            alpn: KVec::new(),
+            token: KVec::new(),
+            ticket: KVec::new(),
+        }
+    }
+}
+
+fn check_config(c: &uapi::quic_config) -> Result<(), i32> {
+    if c.version != 0 && c.version != uapi::QUIC_VERSION_V1 && c.version != uapi::QUIC_VERSION_V2 {
+        return einval();
+    }
+    // Only the algorithms the engine implements.
+    if c.congestion_control_algo > uapi::QUIC_CONG_ALG_CUBIC {
+        return einval();
+    }
+    if c.payload_cipher_type != 0 && !(51..=54).contains(&c.payload_cipher_type) {
+        return einval();
+    }
+    if c.initial_smoothed_rtt != 0 && !(1_000..=60_000_000).contains(&c.initial_smoothed_rtt) {
+        return einval();
+    }
+    if c.validate_peer_address > 1
+        || c.stream_data_nodelay > 1
+        || c.receive_session_ticket > 1
+        || c.certificate_request > 3
+    {
+        return einval();
+    }
+    Ok(())
+}
+
+fn check_tp(p: &uapi::quic_transport_param) -> Result<(), i32> {
+    const VARINT_MAX: u64 = (1 << 62) - 1;
+    let bad = p.remote > 1
+        || p.max_udp_payload_size < 1200
+        || p.max_udp_payload_size > 65527
+        || p.ack_delay_exponent > 20
+        || p.max_ack_delay >= (1 << 14) * 1000
+        || p.active_connection_id_limit < 2
+        || p.max_data > VARINT_MAX
+        || p.max_stream_data_bidi_local > VARINT_MAX
+        || p.max_stream_data_bidi_remote > VARINT_MAX
+        || p.max_stream_data_uni > VARINT_MAX
+        || p.disable_active_migration > 1
+        || p.grease_quic_bit > 1
+        || p.stateless_reset > 1
+        || p.disable_1rtt_encryption > 1
+        || p.disable_compatible_version > 1;
+    if bad {
+        einval()
+    } else {
+        Ok(())
+    }
+}
+
+/// Reads a struct option given by the user; `min` is the shortest prefix accepted (older,
+/// shorter structs are copied by their length and the rest keeps the value of `base`).
+fn read_struct<T: Pod>(
+    optval: sys::sockptr_t,
+    optlen: c_uint,
+    min: usize,
+    base: T,
+) -> Result<T, i32> {
+    let len = optlen as usize;
+    if len < min {
+        return einval();
+    }
+    let n = len.min(core::mem::size_of::<T>());
+    let mut v = base;
+    // SAFETY: `v` is a `Pod` value of `size_of::<T>() >= n` bytes, any byte pattern of which is
+    // valid; `optval` is the user/kernel pointer the socket layer handed us with `optlen` bytes.
+    to_errno(unsafe { sys::kq_copy_from_sockptr((&mut v as *mut T).cast::<c_void>(), optval, n) })?;
+    Ok(v)
+}
+
+fn read_bytes(optval: sys::sockptr_t, optlen: c_uint, max: usize) -> Result<KVec<u8>, i32> {
+    let len = optlen as usize;
+    if len > max {
+        return einval();
+    }
+    let mut v = KVec::from_elem(0u8, len, GFP_KERNEL).map_err(|_| -(sys::ENOMEM as i32))?;
+    // SAFETY: `v` has exactly `len` initialised bytes; `optval` holds `optlen` bytes.
+    to_errno(unsafe { sys::kq_copy_from_sockptr(v.as_mut_ptr().cast(), optval, len) })?;
+    Ok(v)
+}
+
+fn to_errno(rc: c_int) -> Result<(), i32> {
+    if rc < 0 {
+        Err(rc)
+    } else {
+        Ok(())
+    }
+}
+
+fn set(
+    opts: &mut Options,
+    optname: c_int,
+    optval: sys::sockptr_t,
+    optlen: c_uint,
+) -> Result<(), i32> {
+    use core::mem::size_of;
+    match optname {
+        uapi::QUIC_SOCKOPT_EVENT => {
+            let e: uapi::quic_event_option = read_struct(
+                optval,
+                optlen,
+                size_of::<uapi::quic_event_option>(),
+                Default::default(),
+            )?;
+            if e.r#type == 0 || e.r#type >= uapi::QUIC_EVENT_MAX || e.on > 1 {
+                return einval();
+            }
+            let bit = 1u32 << e.r#type;
+            opts.events = if e.on != 0 {
+                opts.events | bit
+            } else {
+                opts.events & !bit
+            };
+            Ok(())
+        }
+        uapi::QUIC_SOCKOPT_CONFIG => {
+            let c = read_struct(optval, optlen, 4, opts.config)?;
+            check_config(&c)?;
+            opts.config = c;
+            if opts.config.version == 0 {
+                opts.config.version = uapi::QUIC_VERSION_V1;
+            }
+            Ok(())
+        }
+        uapi::QUIC_SOCKOPT_TRANSPORT_PARAM => {
+            // The first byte says whose parameters these are; read it before choosing the base.
+            let head: uapi::quic_transport_param =
+                read_struct(optval, optlen, 4, Default::default())?;
+            let base = if head.remote != 0 {
+                opts.remote_tp
+            } else {
+                opts.local_tp
+            };
+            let p = read_struct(optval, optlen, 4, base)?;
+            check_tp(&p)?;
+            if p.remote != 0 {
+                opts.remote_tp = p;
+            } else {
+                opts.local_tp = p;
+            }
+            Ok(())
+        }
+        uapi::QUIC_SOCKOPT_CONNECTION_CLOSE => {
+            let c = read_struct(optval, optlen, 8, uapi::quic_connection_close::default())?;
+            opts.close = c;
+            Ok(())
+        }
+        uapi::QUIC_SOCKOPT_ALPN => {
+            let mut v = read_bytes(optval, optlen, ALPN_MAX)?;
+            // Accept a C string: drop a trailing NUL.
+            if v.last() == Some(&0) {
+                let n = v.len() - 1;
+                v.truncate(n);
+            }
+            let bad_entry = !v.is_empty()
+                && v.split(|c| *c == b',')
+                    .any(|a| a.is_empty() || a.len() > 255);
+            if v.contains(&0) || bad_entry {
+                return einval();
+            }
+            opts.alpn = v;
+            Ok(())
+        }
+        uapi::QUIC_SOCKOPT_TOKEN => {
+            opts.token = read_bytes(optval, optlen, TOKEN_MAX)?;
+            Ok(())
+        }
+        uapi::QUIC_SOCKOPT_SESSION_TICKET => {
+            opts.ticket = read_bytes(optval, optlen, TICKET_MAX)?;
+            Ok(())
+        }
+        // Options that act on a live connection: check the size, then there is none yet.
+        uapi::QUIC_SOCKOPT_STREAM_RESET | uapi::QUIC_SOCKOPT_STREAM_STOP_SENDING => {
+            read_struct(
+                optval,
+                optlen,
+                size_of::<uapi::quic_errinfo>(),
+                uapi::quic_errinfo::default(),
+            )?;
+            Err(-(sys::ENOTCONN as i32))
+        }
+        uapi::QUIC_SOCKOPT_CONNECTION_ID => {
+            read_struct(
+                optval,
+                optlen,
+                size_of::<uapi::quic_connection_id_info>(),
+                Default::default(),
+            )
+            .map(|_: uapi::quic_connection_id_info| ())?;
+            Err(-(sys::ENOTCONN as i32))
+        }
+        uapi::QUIC_SOCKOPT_CRYPTO_SECRET => {
+            let s: uapi::quic_crypto_secret = read_struct(
+                optval,
+                optlen,
+                size_of::<uapi::quic_crypto_secret>(),
+                Default::default(),
+            )?;
+            if s.send > 1 || s.level >= uapi::QUIC_CRYPTO_MAX || !(51..=54).contains(&s.r#type) {
+                return einval();
+            }
+            Err(-(sys::ENOTCONN as i32))
+        }
+        uapi::QUIC_SOCKOPT_CONNECTION_MIGRATION => {
+            if (optlen as usize) < core::mem::size_of::<sys::sockaddr_in>() {
+                return einval();
+            }
+            Err(-(sys::ENOTCONN as i32))
+        }
+        uapi::QUIC_SOCKOPT_KEY_UPDATE | uapi::QUIC_SOCKOPT_TRANSPORT_PARAM_EXT => {
+            Err(-(sys::ENOTCONN as i32))
+        }
+        // Get-only.
+        uapi::QUIC_SOCKOPT_STREAM_OPEN => Err(-(sys::EINVAL as i32)),
+        _ => Err(-(sys::ENOPROTOOPT as i32)),
+    }
+}
+
+/// A user buffer for getsockopt output.
+struct UserOut {
+    optval: *mut c_char,
+    optlen: *mut c_int,
+    len: usize,
+}
+
+impl UserOut {
+    /// Copies `bytes` (truncated to the user's length) out and stores the length written.
+    fn put(&self, bytes: &[u8]) -> Result<(), i32> {
+        let n = bytes.len().min(self.len);
+        // SAFETY: `optval` is a user pointer of `len >= n` bytes per getsockopt's contract;
+        // copy_to_user checks it.
+        to_errno(unsafe { sys::kq_copy_to_user(self.optval.cast(), bytes.as_ptr().cast(), n) })?;
+        // SAFETY: `optlen` is the user's length pointer; put_user checks it.
+        to_errno(unsafe { sys::kq_put_user_int(n as c_int, self.optlen) })
+    }
+
+    fn put_struct<T: Pod>(&self, v: &T, min: usize) -> Result<(), i32> {
+        if self.len < min {
+            return einval();
+        }
+        // SAFETY: a `Pod` value is `size_of::<T>()` initialised bytes without padding.
+        let bytes = unsafe {
+            core::slice::from_raw_parts((v as *const T).cast::<u8>(), core::mem::size_of::<T>())
+        };
+        self.put(bytes)
+    }
+
+    /// Reads the struct the user passed in (getsockopt options that take an argument).
+    fn get_struct<T: Pod>(&self) -> Result<T, i32> {
+        if self.len < core::mem::size_of::<T>() {
+            return einval();
+        }
+        let mut v = T::default();
+        let src = sys::sockptr_t {
+            __bindgen_anon_1: sys::sockptr_t__bindgen_ty_1 {
+                user: self.optval.cast(),
+            },
+            ..Default::default()
+        };
+        // SAFETY: `v` is a `Pod` of `size_of::<T>()` bytes; the user buffer holds at least that.
+        to_errno(unsafe {
+            sys::kq_copy_from_sockptr((&mut v as *mut T).cast(), src, core::mem::size_of::<T>())
+        })?;
+        Ok(v)
+    }
+}
+
+fn get(opts: &Options, optname: c_int, out: &UserOut) -> Result<(), i32> {
+    use core::mem::size_of;
+    match optname {
+        uapi::QUIC_SOCKOPT_EVENT => {
+            let mut e: uapi::quic_event_option = out.get_struct()?;
+            if e.r#type == 0 || e.r#type >= uapi::QUIC_EVENT_MAX {
+                return einval();
+            }
+            e.on = ((opts.events >> e.r#type) & 1) as u8;
+            out.put_struct(&e, size_of::<uapi::quic_event_option>())
+        }
+        uapi::QUIC_SOCKOPT_CONFIG => out.put_struct(&opts.config, 4),
+        uapi::QUIC_SOCKOPT_TRANSPORT_PARAM => {
+            // The caller selects local or remote with the first byte of its buffer.
+            if out.len < 4 {
+                return einval();
+            }
+            let head: u8 = {
+                let mut b = [0u8; 1];
+                let src = sys::sockptr_t {
+                    __bindgen_anon_1: sys::sockptr_t__bindgen_ty_1 {
+                        user: out.optval.cast(),
+                    },
+                    ..Default::default()
+                };
+                // SAFETY: one byte into a local buffer from the user's buffer (len >= 4).
+                to_errno(unsafe { sys::kq_copy_from_sockptr(b.as_mut_ptr().cast(), src, 1) })?;
+                b[0]
+            };
+            out.put_struct(
+                if head != 0 {
+                    &opts.remote_tp
+                } else {
+                    &opts.local_tp
+                },
+                4,
+            )
+        }
+        uapi::QUIC_SOCKOPT_CONNECTION_CLOSE => out.put_struct(&opts.close, 8),
+        uapi::QUIC_SOCKOPT_ALPN => {
+            if out.len < opts.alpn.len() {
+                return einval();
+            }
+            out.put(&opts.alpn)
+        }
+        uapi::QUIC_SOCKOPT_TOKEN => {
+            if out.len < opts.token.len() {
+                return einval();
+            }
+            out.put(&opts.token)
+        }
+        uapi::QUIC_SOCKOPT_SESSION_TICKET => {
+            if out.len < opts.ticket.len() {
+                return einval();
+            }
+            out.put(&opts.ticket)
+        }
+        uapi::QUIC_SOCKOPT_STREAM_OPEN => {
+            let _: uapi::quic_stream_info = out.get_struct()?;
+            Err(-(sys::ENOTCONN as i32))
+        }
+        uapi::QUIC_SOCKOPT_CONNECTION_ID => {
+            let _: uapi::quic_connection_id_info = out.get_struct()?;
+            Err(-(sys::ENOTCONN as i32))
+        }
+        uapi::QUIC_SOCKOPT_TRANSPORT_PARAM_EXT => Err(-(sys::ENOTCONN as i32)),
+        // Set-only options.
+        uapi::QUIC_SOCKOPT_STREAM_RESET
+        | uapi::QUIC_SOCKOPT_STREAM_STOP_SENDING
+        | uapi::QUIC_SOCKOPT_CONNECTION_MIGRATION
+        | uapi::QUIC_SOCKOPT_KEY_UPDATE
+        | uapi::QUIC_SOCKOPT_CRYPTO_SECRET => Err(-(sys::EINVAL as i32)),
+        _ => Err(-(sys::ENOPROTOOPT as i32)),
+    }
+}
+
+fn is_v6(sk: *mut sys::sock) -> bool {
+    // SAFETY: `sk` is live in a proto callback.
+    u32::from(unsafe { sys::kq_sk_family(sk) }) == sys::AF_INET6
+}
+
+pub(crate) unsafe extern "C" fn quic_setsockopt(
+    sk: *mut sys::sock,
+    level: c_int,
+    optname: c_int,
+    optval: sys::sockptr_t,
+    optlen: c_uint,
+) -> c_int {
+    if level != uapi::SOL_QUIC {
+        // SAFETY: same arguments the socket layer gave us.
+        return unsafe {
+            if is_v6(sk) {
+                sys::ipv6_setsockopt(sk, level, optname, optval, optlen)
+            } else {
+                sys::ip_setsockopt(sk, level, optname, optval, optlen)
+            }
+        };
+    }
+    // SAFETY: `sk` is live; process context.
+    match unsafe { socket::with_locked(sk, |st| set(&mut st.opts, optname, optval, optlen)) } {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
+}
+
+pub(crate) unsafe extern "C" fn quic_getsockopt(
+    sk: *mut sys::sock,
+    level: c_int,
+    optname: c_int,
+    optval: *mut c_char,
+    optlen: *mut c_int,
+) -> c_int {
+    if level != uapi::SOL_QUIC {
+        // SAFETY: same arguments the socket layer gave us.
+        return unsafe {
+            if is_v6(sk) {
+                sys::ipv6_getsockopt(sk, level, optname, optval, optlen)
+            } else {
+                sys::ip_getsockopt(sk, level, optname, optval, optlen)
+            }
+        };
+    }
+    let mut len: c_int = 0;
+    // SAFETY: `optlen` is the user's length pointer; get_user checks it.
+    if let Err(e) = to_errno(unsafe { sys::kq_get_user_int(&mut len, optlen) }) {
+        return e;
+    }
+    let Ok(len) = usize::try_from(len) else {
+        return -(sys::EINVAL as c_int);
+    };
+    let out = UserOut {
+        optval,
+        optlen,
+        len,
+    };
+    // SAFETY: `sk` is live; process context.
+    match unsafe { socket::with_locked(sk, |st| get(&st.opts, optname, &out)) } {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
+}
