@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Registration of IPPROTO_QUIC with the inet and inet6 families, for SOCK_STREAM and SOCK_DGRAM.
 
-use kernel::prelude::*;
+use kernel::{error::to_result, prelude::*};
 
 use crate::socket::{self, Quic6Sock, QuicSock};
 use crate::sockopt;

@@ -8,11 +8,13 @@
 
 use kernel::prelude::*;
 
+mod crypto;
 mod family;
 mod socket;
 mod sockopt;
 mod sync;
 mod sys;
+mod selftest;
 mod tunnel;
 
 module! {
@@ -37,6 +39,9 @@ struct QuicModule {
 
 impl kernel::Module for QuicModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        // The core must protect packets correctly through the kernel crypto API before any
+        // socket can exist.
+        selftest::run()?;
         let reg = family::Registration::register(module)?;
         pr_info!(
             "quic: IPPROTO_QUIC ({}) registered for AF_INET and AF_INET6\n",

@@ -14,7 +14,7 @@ struct sk_buff;
 struct net;
 struct sockaddr;
 struct crypto_aead;
-struct crypto_skcipher;
+
 struct crypto_shash;
 
 void kq_lock_sock(struct sock *sk);
@@ -38,8 +38,21 @@ void kq_tunnel_lock(void);
 void kq_tunnel_unlock(void);
 
 void kq_crypto_free_aead(struct crypto_aead *tfm);
-void kq_crypto_free_skcipher(struct crypto_skcipher *tfm);
 void kq_crypto_free_shash(struct crypto_shash *tfm);
 long kq_ptr_err(const void *ptr);
+
+/* Crypto glue (see crypto.rs). Buffers passed to the AEAD must be in the linear map (kmalloc or
+ * skb data), never on the stack. */
+struct kq_hp;
+struct crypto_aead *kq_aead_alloc(const char *alg, const u8 *key, unsigned int keylen);
+int kq_aead_crypt(struct crypto_aead *tfm, int enc, u8 *iv, u8 *aad, unsigned int aadlen,
+		  u8 *buf, unsigned int buflen);
+struct kq_hp *kq_hp_alloc(int chacha, const u8 *key, unsigned int keylen);
+int kq_hp_mask(struct kq_hp *hp, const u8 *sample, u8 *mask);
+void kq_hp_free(struct kq_hp *hp);
+struct crypto_shash *kq_shash_alloc(const char *alg);
+int kq_hmac(struct crypto_shash *tfm, const u8 *key, unsigned int keylen,
+	    const u8 *const *parts, const unsigned int *lens, unsigned int nparts, u8 *out);
+void kq_get_random_bytes(void *buf, unsigned int len);
 
 #endif

@@ -9,32 +9,10 @@ use core::ffi::{c_char, c_int, c_uint, c_void};
 
 use kernel::prelude::*;
 use quic_uapi as uapi;
+use uapi::AbiStruct;
 
 use crate::socket;
 use crate::sys;
-
-/// Plain-old-data ABI structs: every byte pattern is a valid value, no padding.
-///
-/// # Safety
-/// Implementors must be `repr(C)` structs of integers/byte arrays without padding bytes.
-unsafe trait Pod: Copy + Default {}
-// SAFETY: all of these are repr(C) integer/byte-array structs without padding (checked by the
-// uapi crate's layout tests against include/uapi/linux/quic.h).
-unsafe impl Pod for uapi::quic_config {}
-// SAFETY: as above.
-unsafe impl Pod for uapi::quic_transport_param {}
-// SAFETY: as above.
-unsafe impl Pod for uapi::quic_event_option {}
-// SAFETY: as above.
-unsafe impl Pod for uapi::quic_connection_close {}
-// SAFETY: as above.
-unsafe impl Pod for uapi::quic_crypto_secret {}
-// SAFETY: as above.
-unsafe impl Pod for uapi::quic_stream_info {}
-// SAFETY: as above.
-unsafe impl Pod for uapi::quic_errinfo {}
-// SAFETY: as above.
-unsafe impl Pod for uapi::quic_connection_id_info {}
 
 fn einval<T>() -> Result<T, i32> {
     Err(-(sys::EINVAL as i32))
@@ -146,24 +124,29 @@ fn check_tp(p: &uapi::quic_transport_param) -> Result<(), i32> {
     }
 }
 
+/// Largest ABI struct copied through a sockopt (`quic_connection_close`, 72 bytes).
+const STRUCT_MAX: usize = 128;
+
 /// Reads a struct option given by the user; `min` is the shortest prefix accepted (older,
-/// shorter structs are copied by their length and the rest keeps the value of `base`).
-fn read_struct<T: Pod>(
+/// shorter structs are copied by their length and the rest keeps the value of `base`; bytes
+/// beyond the struct are ignored).
+fn read_struct<T: AbiStruct>(
     optval: sys::sockptr_t,
     optlen: c_uint,
     min: usize,
     base: T,
 ) -> Result<T, i32> {
     let len = optlen as usize;
-    if len < min {
+    if len < min || T::SIZE > STRUCT_MAX {
         return einval();
     }
-    let n = len.min(core::mem::size_of::<T>());
-    let mut v = base;
-    // SAFETY: `v` is a `Pod` value of `size_of::<T>() >= n` bytes, any byte pattern of which is
-    // valid; `optval` is the user/kernel pointer the socket layer handed us with `optlen` bytes.
-    to_errno(unsafe { sys::kq_copy_from_sockptr((&mut v as *mut T).cast::<c_void>(), optval, n) })?;
-    Ok(v)
+    let mut image = [0u8; STRUCT_MAX];
+    base.write_prefix(&mut image[..T::SIZE]);
+    let n = len.min(T::SIZE);
+    // SAFETY: `image` has room for `n <= T::SIZE <= STRUCT_MAX` bytes; `optval` is the pointer
+    // the socket layer handed us with `optlen >= n` bytes (copy_from_sockptr checks user memory).
+    to_errno(unsafe { sys::kq_copy_from_sockptr(image.as_mut_ptr().cast::<c_void>(), optval, n) })?;
+    Ok(T::from_bytes_prefix(&image[..T::SIZE]))
 }
 
 fn read_bytes(optval: sys::sockptr_t, optlen: c_uint, max: usize) -> Result<KVec<u8>, i32> {
@@ -332,34 +315,31 @@ impl UserOut {
         to_errno(unsafe { sys::kq_put_user_int(n as c_int, self.optlen) })
     }
 
-    fn put_struct<T: Pod>(&self, v: &T, min: usize) -> Result<(), i32> {
-        if self.len < min {
+    fn put_struct<T: AbiStruct>(&self, v: &T, min: usize) -> Result<(), i32> {
+        if self.len < min || T::SIZE > STRUCT_MAX {
             return einval();
         }
-        // SAFETY: a `Pod` value is `size_of::<T>()` initialised bytes without padding.
-        let bytes = unsafe {
-            core::slice::from_raw_parts((v as *const T).cast::<u8>(), core::mem::size_of::<T>())
-        };
-        self.put(bytes)
+        let mut image = [0u8; STRUCT_MAX];
+        let n = v.write_prefix(&mut image[..T::SIZE]);
+        self.put(&image[..n])
     }
 
     /// Reads the struct the user passed in (getsockopt options that take an argument).
-    fn get_struct<T: Pod>(&self) -> Result<T, i32> {
-        if self.len < core::mem::size_of::<T>() {
+    fn get_struct<T: AbiStruct>(&self) -> Result<T, i32> {
+        if self.len < T::SIZE {
             return einval();
         }
-        let mut v = T::default();
-        let src = sys::sockptr_t {
+        read_struct(self.user_ptr(), T::SIZE as c_uint, T::SIZE, T::default())
+    }
+
+    /// The output buffer as a sockptr, for reading what the caller passed in.
+    fn user_ptr(&self) -> sys::sockptr_t {
+        sys::sockptr_t {
             __bindgen_anon_1: sys::sockptr_t__bindgen_ty_1 {
                 user: self.optval.cast(),
             },
             ..Default::default()
-        };
-        // SAFETY: `v` is a `Pod` of `size_of::<T>()` bytes; the user buffer holds at least that.
-        to_errno(unsafe {
-            sys::kq_copy_from_sockptr((&mut v as *mut T).cast(), src, core::mem::size_of::<T>())
-        })?;
-        Ok(v)
+        }
     }
 }
 
@@ -380,18 +360,9 @@ fn get(opts: &Options, optname: c_int, out: &UserOut) -> Result<(), i32> {
             if out.len < 4 {
                 return einval();
             }
-            let head: u8 = {
-                let mut b = [0u8; 1];
-                let src = sys::sockptr_t {
-                    __bindgen_anon_1: sys::sockptr_t__bindgen_ty_1 {
-                        user: out.optval.cast(),
-                    },
-                    ..Default::default()
-                };
-                // SAFETY: one byte into a local buffer from the user's buffer (len >= 4).
-                to_errno(unsafe { sys::kq_copy_from_sockptr(b.as_mut_ptr().cast(), src, 1) })?;
-                b[0]
-            };
+            let head: uapi::quic_transport_param =
+                read_struct(out.user_ptr(), 1, 1, Default::default())?;
+            let head = head.remote;
             out.put_struct(
                 if head != 0 {
                     &opts.remote_tp
