@@ -12,12 +12,13 @@ SHELL := /bin/bash
 ROOT := $(CURDIR)
 BUILD := $(ROOT)/build
 FLAVOUR ?= default
+# Where the crates built into quic.ko (uapi, mem, proto) are taken from.
+CORE_ROOT ?= $(ROOT)
 FUZZ_SECONDS ?= 60
 export KQUIC_FLAVOUR := $(FLAVOUR)
 # Host cargo: rustup's toolchain; the kernel build uses Debian's rustc-web (vm/lib.sh).
 CARGO ?= cargo
 
-KDIR = $(shell vm/build-kernel.sh $(FLAVOUR) 2>/dev/null | tail -1)
 KO := $(BUILD)/kmod-$(FLAVOUR)/quic.ko
 
 .PHONY: all setup kernel module selftests host-check vm-check check check-debug demo bench fuzz clean
@@ -35,7 +36,7 @@ module: kernel
 	@mkdir -p $(BUILD)/kmod-$(FLAVOUR)
 	@rsync -a --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' kmod/ $(BUILD)/kmod-$(FLAVOUR)/
 	@source vm/lib.sh && $(MAKE) -s -C "$$(kernel_dir $(FLAVOUR))" M=$(BUILD)/kmod-$(FLAVOUR) \
-		KQUIC_ROOT=$(ROOT) modules
+		KQUIC_ROOT=$(CORE_ROOT) modules
 	@echo "[kquic] built $(KO)"
 
 selftests:

@@ -3,10 +3,10 @@
 //! `ccm(aes)` and `rfc7539(chacha20,poly1305)`, header protection with `ecb(aes)` and
 //! `chacha20` skciphers, and HMAC-SHA256/384 (`hmac(sha256)`, `hmac(sha384)` shash) for HKDF.
 
-use core::ffi::c_char;
+use kernel::ffi::c_char;
 
 use quic_proto::crypto::{
-    AeadKey, CipherSuite, Crypto, CryptoError, Hash, HeaderKey, Rng, MASK_LEN, NONCE_LEN, SAMPLE_LEN,
+    AeadKey, CipherSuite, Crypto, CryptoError, Hash, HeaderKey, MASK_LEN, NONCE_LEN, SAMPLE_LEN,
     TAG_LEN,
 };
 
@@ -214,15 +214,5 @@ impl Crypto for KernelCrypto {
             return Err(CryptoError::Backend);
         }
         Ok(())
-    }
-}
-
-/// `get_random_bytes` as the core's RNG.
-pub(crate) struct KernelRng;
-
-impl Rng for KernelRng {
-    fn fill(&mut self, dest: &mut [u8]) {
-        // SAFETY: `dest` is valid for writes of its length.
-        unsafe { sys::kq_get_random_bytes(dest.as_mut_ptr().cast(), dest.len() as u32) };
     }
 }

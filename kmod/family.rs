@@ -15,8 +15,9 @@ pub(crate) const IPPROTO_QUIC: u16 = quic_uapi::IPPROTO_QUIC as u16;
 pub(crate) struct Registration {
     prot: KBox<sys::proto>,
     prot6: KBox<sys::proto>,
-    ops: KBox<sys::proto_ops>,
-    ops6: KBox<sys::proto_ops>,
+    /// Only referenced by the switch entries; owned here so they outlive the registration.
+    _ops: KBox<sys::proto_ops>,
+    _ops6: KBox<sys::proto_ops>,
     sw: [KBox<sys::inet_protosw>; 2],
     sw6: [KBox<sys::inet_protosw>; 2],
     /// How far `register` got, so that drop undoes exactly that.
@@ -28,10 +29,10 @@ unsafe impl Send for Registration {}
 // SAFETY: as above.
 unsafe impl Sync for Registration {}
 
-fn name32(s: &[u8]) -> [core::ffi::c_char; 32] {
-    let mut n = [0 as core::ffi::c_char; 32];
+fn name32(s: &[u8]) -> [kernel::ffi::c_char; 32] {
+    let mut n = [0 as kernel::ffi::c_char; 32];
     for (d, c) in n.iter_mut().zip(s.iter().take(31)) {
-        *d = *c as core::ffi::c_char;
+        *d = *c as kernel::ffi::c_char;
     }
     n
 }
@@ -113,12 +114,12 @@ impl Registration {
         let owner = module.as_ptr().cast::<sys::module>();
         let mut prot = KBox::new(proto(owner, false), GFP_KERNEL)?;
         let mut prot6 = KBox::new(proto(owner, true), GFP_KERNEL)?;
-        let ops = KBox::new(ops(owner, false), GFP_KERNEL)?;
+        let ops4 = KBox::new(ops(owner, false), GFP_KERNEL)?;
         let ops6 = KBox::new(ops(owner, true), GFP_KERNEL)?;
         let (st, dg) = (sys::sock_type_SOCK_STREAM, sys::sock_type_SOCK_DGRAM);
         let sw = [
-            KBox::new(protosw(st, &mut prot, &ops), GFP_KERNEL)?,
-            KBox::new(protosw(dg, &mut prot, &ops), GFP_KERNEL)?,
+            KBox::new(protosw(st, &mut prot, &ops4), GFP_KERNEL)?,
+            KBox::new(protosw(dg, &mut prot, &ops4), GFP_KERNEL)?,
         ];
         let sw6 = [
             KBox::new(protosw(st, &mut prot6, &ops6), GFP_KERNEL)?,
@@ -128,8 +129,8 @@ impl Registration {
             Registration {
                 prot,
                 prot6,
-                ops,
-                ops6,
+                _ops: ops4,
+                _ops6: ops6,
                 sw,
                 sw6,
                 stage: 0,
@@ -144,8 +145,9 @@ impl Registration {
         to_result(unsafe { sys::proto_register(&mut *reg.prot6, 1) })?;
         reg.stage = 2;
         for i in 0..2 {
-            // SAFETY: the switch entry and the proto/ops it points to live until `drop`.
-            to_result(unsafe { sys::inet_register_protosw(&mut *reg.sw[i]) })?;
+            // SAFETY: the switch entry and the proto/ops it points to live until `drop`. (It only
+            // warns on a clash; IPPROTO_QUIC has no other owner.)
+            unsafe { sys::inet_register_protosw(&mut *reg.sw[i]) };
             reg.stage += 1;
         }
         for i in 0..2 {

@@ -106,9 +106,11 @@ fn roundtrip(c: &KernelCrypto, suite: CipherSuite) -> Result {
     for (i, b) in pkt.iter_mut().enumerate().take(64).skip(3) {
         *b = i as u8;
     }
-    let plain = pkt.clone();
+    let mut plain = KVec::new();
+    plain.extend_from_slice(&pkt, GFP_KERNEL)?;
     keys.seal_packet(&mut pkt, 1, 7).map_err(|_| EINVAL)?;
-    let mut forged = pkt.clone();
+    let mut forged = KVec::new();
+    forged.extend_from_slice(&pkt, GFP_KERNEL)?;
     forged[40] ^= 1;
     check("forged packet rejected", keys.open_packet(&mut forged, 1, Some(6)).is_err())?;
     let opened = keys.open_packet(&mut pkt, 1, Some(6)).map_err(|_| EINVAL)?;

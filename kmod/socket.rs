@@ -2,7 +2,7 @@
 //! The QUIC socket: its memory layout, its `struct proto` callbacks (init, destroy, close, bind,
 //! options) and its per-socket state.
 
-use core::ffi::c_int;
+use kernel::ffi::c_int;
 use core::ptr;
 
 use kernel::prelude::*;
@@ -94,7 +94,7 @@ pub(crate) unsafe extern "C" fn quic_destroy(sk: *mut sys::sock) {
     }
 }
 
-pub(crate) unsafe extern "C" fn quic_close(sk: *mut sys::sock, _timeout: core::ffi::c_long) {
+pub(crate) unsafe extern "C" fn quic_close(sk: *mut sys::sock, _timeout: kernel::ffi::c_long) {
     // SAFETY: `inet_release` hands us the last user reference; sk_common_release calls our
     // destroy, unhashes, orphans and drops the reference.
     unsafe { sys::sk_common_release(sk) };
@@ -185,9 +185,9 @@ pub(crate) unsafe extern "C" fn quic_bind(
             let t = tunnel::acquire(net, &local)?;
             let bound = *t.local();
             st.tunnel = Some(t);
-            // SAFETY: the socket is locked; publishes the bound address for getsockname
-            // (`bound.addr` holds the 4 or 16 address bytes).
-            unsafe { sys::kq_sk_set_local(sk, bound.addr.as_ptr().cast(), bound.port) };
+            // The socket is locked: publish the bound address for getsockname (`bound.addr`
+            // holds the 4 or 16 address bytes); covered by the enclosing `unsafe` block.
+            sys::kq_sk_set_local(sk, bound.addr.as_ptr().cast(), bound.port);
             Ok(())
         })
     };

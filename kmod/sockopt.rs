@@ -5,10 +5,11 @@
 //! shorter than the option's struct is `EINVAL`; an out-of-range value is `EINVAL`; an option
 //! that acts on a connection on a socket that has none is `ENOTCONN`.
 
-use core::ffi::{c_char, c_int, c_uint, c_void};
+use kernel::ffi::{c_char, c_int, c_uint, c_void};
 
 use kernel::prelude::*;
 use quic_uapi as uapi;
+use quic_mem::Vec as MVec;
 use uapi::AbiStruct;
 
 use crate::socket;
@@ -32,9 +33,9 @@ pub(crate) struct Options {
     remote_tp: uapi::quic_transport_param,
     events: u32,
     close: uapi::quic_connection_close,
-    alpn: KVec<u8>,
-    token: KVec<u8>,
-    ticket: KVec<u8>,
+    alpn: MVec<u8>,
+    token: MVec<u8>,
+    ticket: MVec<u8>,
 }
 
 /// Defaults of the ABI (RFC 9000 where the ABI does not say otherwise).
@@ -69,9 +70,9 @@ impl Options {
             remote_tp: default_tp(true),
             events: 0,
             close: Default::default(),
-            alpn: KVec::new(),
-            token: KVec::new(),
-            ticket: KVec::new(),
+            alpn: MVec::new(),
+            token: MVec::new(),
+            ticket: MVec::new(),
         }
     }
 }
@@ -149,12 +150,13 @@ fn read_struct<T: AbiStruct>(
     Ok(T::from_bytes_prefix(&image[..T::SIZE]))
 }
 
-fn read_bytes(optval: sys::sockptr_t, optlen: c_uint, max: usize) -> Result<KVec<u8>, i32> {
+fn read_bytes(optval: sys::sockptr_t, optlen: c_uint, max: usize) -> Result<MVec<u8>, i32> {
     let len = optlen as usize;
     if len > max {
         return einval();
     }
-    let mut v = KVec::from_elem(0u8, len, GFP_KERNEL).map_err(|_| -(sys::ENOMEM as i32))?;
+    let mut v = MVec::new();
+    v.resize(len, 0u8).map_err(|_| -(sys::ENOMEM as i32))?;
     // SAFETY: `v` has exactly `len` initialised bytes; `optval` holds `optlen` bytes.
     to_errno(unsafe { sys::kq_copy_from_sockptr(v.as_mut_ptr().cast(), optval, len) })?;
     Ok(v)

@@ -2,7 +2,7 @@
 //! UDP tunnel sockets: one kernel UDP socket per bound (netns, family, address, port), shared by
 //! every QUIC socket bound there and released when the last one lets go.
 
-use core::ffi::c_int;
+use kernel::ffi::c_int;
 use core::ptr;
 
 use kernel::prelude::*;
@@ -68,8 +68,8 @@ fn create_udp_socket(net: *mut sys::net, local: &LocalAddr) -> Result<*mut sys::
     cfg.local_udp_port = local.port.to_be();
     let mut sock: *mut sys::socket = ptr::null_mut();
     let rc = if u32::from(local.family) == sys::AF_INET6 {
-        // SAFETY: writing a plain-data union member.
-        unsafe { cfg.__bindgen_anon_1.local_ip6.in6_u.u6_addr8 = local.addr };
+        // Writing a plain-data union member is safe.
+        cfg.__bindgen_anon_1.local_ip6.in6_u.u6_addr8 = local.addr;
         cfg.set_ipv6_v6only(0);
         cfg.set_use_udp6_tx_checksums(1);
         cfg.set_use_udp6_rx_checksums(1);
@@ -128,7 +128,7 @@ pub(crate) fn acquire(net: *mut sys::net, local: &LocalAddr) -> Result<TunnelRef
     };
     let p: *const Tunnel = &*tunnel;
     let mut tcfg = sys::udp_tunnel_sock_cfg {
-        sk_user_data: p as *mut core::ffi::c_void,
+        sk_user_data: p as *mut kernel::ffi::c_void,
         encap_type: 1,
         encap_rcv: Some(encap_rcv),
         ..Default::default()
