@@ -36,6 +36,7 @@ module: kernel
 	@mkdir -p $(BUILD)/kmod-$(FLAVOUR)
 	@rsync -a --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' kmod/ $(BUILD)/kmod-$(FLAVOUR)/
 	@source vm/lib.sh && $(MAKE) -s -C "$$(kernel_dir $(FLAVOUR))" M=$(BUILD)/kmod-$(FLAVOUR) \
+		$$(flavour_make_args $(FLAVOUR)) \
 		KQUIC_ROOT=$(CORE_ROOT) modules
 	@echo "[kquic] built $(KO)"
 

@@ -7,6 +7,8 @@ flav=${1:-$KQUIC_FLAVOUR}
 kver=$(kernel_pkg_version)
 [ -n "$kver" ] || die "$KERNEL_PKG is not installed (run vm/setup-toolchain.sh)"
 kdir=$(kernel_dir "$flav")
+# shellcheck disable=SC2207
+margs=($(flavour_make_args "$flav"))
 top=$(dirname "$kdir")
 
 if [ -f "$top/.built" ] && [ -f "$kdir/arch/x86/boot/bzImage" ]; then
@@ -24,18 +26,18 @@ if [ ! -f "$kdir/Makefile" ]; then
   mv "$top/src.tmp"/linux-source-6.12 "$kdir"; rmdir "$top/src.tmp"
 fi
 cd "$kdir"
-make -s rustavailable >/dev/null || die "Rust toolchain not usable for the kernel (make rustavailable)"
+make -s "${margs[@]}" rustavailable >/dev/null || die "Rust toolchain not usable for the kernel (make rustavailable)"
 
 if [ ! -f .config ]; then
   frag=$top/fragment.config
   # shellcheck disable=SC2046
   cat $(flavour_fragments "$flav") > "$frag"
   log "configuring ($flav): defconfig + virtme-ng defaults + $(flavour_fragments "$flav" | xargs -n1 basename | tr '\n' ' ')"
-  virtme-configkernel --defconfig --custom "$frag" >/dev/null 2>&1 || die "virtme-configkernel failed"
+  virtme-configkernel --defconfig --custom "$frag" "${margs[@]}" >/dev/null 2>&1 || die "virtme-configkernel failed"
   # virtme-ng turns DWARF debug info back on; the fragment wants it off (smaller, faster).
   scripts/config --disable DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT --enable DEBUG_INFO_NONE \
     --set-str LOCALVERSION "-kquic-$flav" --disable LOCALVERSION_AUTO
-  make -s olddefconfig
+  make -s "${margs[@]}" olddefconfig
 fi
 
 # Every option the fragments ask for must have survived Kconfig.
@@ -51,7 +53,7 @@ done < <(cat $(flavour_fragments "$flav"))
 
 log "building kernel ($flav) with $JOBS jobs; log: $top/build.log"
 s=$SECONDS
-make -j"$JOBS" bzImage modules >"$top/build.log" 2>&1 || { tail -40 "$top/build.log" >&2; die "kernel build failed"; }
+make -j"$JOBS" "${margs[@]}" bzImage modules >"$top/build.log" 2>&1 || { tail -40 "$top/build.log" >&2; die "kernel build failed"; }
 log "kernel ($flav) built in $((SECONDS - s)) s"
 touch "$top/.built"
 echo "$kdir"

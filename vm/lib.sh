@@ -32,6 +32,15 @@ flavour_fragments() {
   esac
 }
 
+# Extra make variables of a flavour for the kernel and for quic.ko. KASAN with Rust needs the
+# kernel built by clang (init/Kconfig: RUST depends on !KASAN || CC_IS_CLANG).
+flavour_make_args() {
+  case "$1" in
+    debug) echo "LLVM=1" ;;
+    *) echo "" ;;
+  esac
+}
+
 # Cache key: kernel version + hash of the config fragments and of the config recipe.
 kernel_key() {
   local flav=$1 h
