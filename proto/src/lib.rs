@@ -13,12 +13,17 @@
 // Kbuild already passes `-Zcrate-attr=no_std`; a second one would fail under WERROR.
 #![cfg_attr(not(kernel_build), no_std)]
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![deny(clippy::float_arithmetic)]
 
 #[cfg(test)]
 extern crate std;
 
+pub mod cid;
+pub mod codec;
 pub mod crypto;
 pub mod error;
 pub mod frame;
