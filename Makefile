@@ -37,7 +37,7 @@ module: kernel
 	@rsync -a --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' kmod/ $(BUILD)/kmod-$(FLAVOUR)/
 	@source vm/lib.sh && $(MAKE) -s -C "$$(kernel_dir $(FLAVOUR))" M=$(BUILD)/kmod-$(FLAVOUR) \
 		$$(flavour_make_args $(FLAVOUR)) \
-		KQUIC_ROOT=$(CORE_ROOT) modules
+		KQUIC_ROOT=$(CORE_ROOT) CLIPPY=1 modules
 	@echo "[kquic] built $(KO)"
 
 selftests:

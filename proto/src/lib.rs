@@ -28,5 +28,6 @@ pub mod crypto;
 pub mod error;
 pub mod frame;
 pub mod packet;
+pub mod recovery;
 pub mod transport_params;
 pub mod varint;
