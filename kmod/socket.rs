@@ -66,6 +66,11 @@ pub(crate) unsafe fn with_locked<R>(
     r
 }
 
+/// `proto.init`: allocates the socket's Rust state.
+///
+/// # Safety
+/// Called by the socket layer with a live socket of our proto (and, where present, the user or
+/// kernel buffers it vouches for), in process context.
 pub(crate) unsafe extern "C" fn quic_init(sk: *mut sys::sock) -> c_int {
     let st = match KBox::new(
         SockState {
@@ -83,6 +88,11 @@ pub(crate) unsafe extern "C" fn quic_init(sk: *mut sys::sock) -> c_int {
     0
 }
 
+/// `proto.destroy`: frees the socket's Rust state (and with it the tunnel reference).
+///
+/// # Safety
+/// Called by the socket layer with a live socket of our proto (and, where present, the user or
+/// kernel buffers it vouches for), in process context.
 pub(crate) unsafe extern "C" fn quic_destroy(sk: *mut sys::sock) {
     // SAFETY: called once by sk_common_release (or on a failed create) with exclusive access.
     let qs = unsafe { &mut *sk.cast::<QuicSock>() };
@@ -94,17 +104,32 @@ pub(crate) unsafe extern "C" fn quic_destroy(sk: *mut sys::sock) {
     }
 }
 
+/// `proto.close`: the last user reference is gone.
+///
+/// # Safety
+/// Called by the socket layer with a live socket of our proto (and, where present, the user or
+/// kernel buffers it vouches for), in process context.
 pub(crate) unsafe extern "C" fn quic_close(sk: *mut sys::sock, _timeout: kernel::ffi::c_long) {
     // SAFETY: `inet_release` hands us the last user reference; sk_common_release calls our
     // destroy, unhashes, orphans and drops the reference.
     unsafe { sys::sk_common_release(sk) };
 }
 
+/// `proto.hash`: nothing to hash.
+///
+/// # Safety
+/// Called by the socket layer with a live socket of our proto (and, where present, the user or
+/// kernel buffers it vouches for), in process context.
 pub(crate) unsafe extern "C" fn quic_hash(_sk: *mut sys::sock) -> c_int {
     // QUIC sockets are found through their tunnel, not through a protocol hash table.
     0
 }
 
+/// `proto.unhash`: nothing to unhash.
+///
+/// # Safety
+/// Called by the socket layer with a live socket of our proto (and, where present, the user or
+/// kernel buffers it vouches for), in process context.
 pub(crate) unsafe extern "C" fn quic_unhash(_sk: *mut sys::sock) {}
 
 /// Parses a user `sockaddr` for a socket of `family` (already copied into kernel memory).
@@ -154,6 +179,11 @@ unsafe fn parse_addr(
     Ok(local)
 }
 
+/// `proto.bind`: binds to a local address, sharing the UDP tunnel of that address and port.
+///
+/// # Safety
+/// Called by the socket layer with a live socket of our proto (and, where present, the user or
+/// kernel buffers it vouches for), in process context.
 pub(crate) unsafe extern "C" fn quic_bind(
     sk: *mut sys::sock,
     addr: *mut sys::sockaddr,

@@ -417,6 +417,11 @@ fn is_v6(sk: *mut sys::sock) -> bool {
     u32::from(unsafe { sys::kq_sk_family(sk) }) == sys::AF_INET6
 }
 
+/// `proto.setsockopt`: SOL_QUIC options, other levels to IPv4/IPv6.
+///
+/// # Safety
+/// Called by the socket layer with a live socket of our proto (and, where present, the user or
+/// kernel buffers it vouches for), in process context.
 pub(crate) unsafe extern "C" fn quic_setsockopt(
     sk: *mut sys::sock,
     level: c_int,
@@ -441,6 +446,11 @@ pub(crate) unsafe extern "C" fn quic_setsockopt(
     }
 }
 
+/// `proto.getsockopt`: SOL_QUIC options, other levels to IPv4/IPv6.
+///
+/// # Safety
+/// Called by the socket layer with a live socket of our proto (and, where present, the user or
+/// kernel buffers it vouches for), in process context.
 pub(crate) unsafe extern "C" fn quic_getsockopt(
     sk: *mut sys::sock,
     level: c_int,

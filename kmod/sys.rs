@@ -10,6 +10,7 @@
     unnecessary_transmutes,
     unsafe_op_in_unsafe_fn,
     clippy::all,
+    clippy::undocumented_unsafe_blocks,
     missing_docs,
     unreachable_pub,
     rustdoc::all

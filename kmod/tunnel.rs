@@ -63,9 +63,11 @@ unsafe extern "C" fn encap_rcv(_sk: *mut sys::sock, skb: *mut sys::sk_buff) -> c
 }
 
 fn create_udp_socket(net: *mut sys::net, local: &LocalAddr) -> Result<*mut sys::socket, i32> {
-    let mut cfg = sys::udp_port_cfg::default();
-    cfg.family = local.family as u8;
-    cfg.local_udp_port = local.port.to_be();
+    let mut cfg = sys::udp_port_cfg {
+        family: local.family as u8,
+        local_udp_port: local.port.to_be(),
+        ..Default::default()
+    };
     let mut sock: *mut sys::socket = ptr::null_mut();
     let rc = if u32::from(local.family) == sys::AF_INET6 {
         // Writing a plain-data union member is safe.

@@ -41,11 +41,16 @@ flavour_make_args() {
   esac
 }
 
-# Cache key: kernel version + hash of the config fragments and of the config recipe.
+# How the tree is configured (virtme-configkernel --defconfig + fragments + olddefconfig): bump
+# when vm/build-kernel.sh changes the resulting .config, so that cached trees are rebuilt.
+CONFIG_RECIPE=1
+
+# Cache key: kernel version + hash of the fragments, the flavour's make variables and the recipe.
 kernel_key() {
   local flav=$1 h
   # shellcheck disable=SC2046
-  h=$(cat $(flavour_fragments "$flav") "$KQUIC_ROOT/vm/build-kernel.sh" | sha256sum | cut -c1-12)
+  h=$( { cat $(flavour_fragments "$flav"); flavour_make_args "$flav"; echo "recipe $CONFIG_RECIPE"; } \
+    | sha256sum | cut -c1-12)
   echo "$(kernel_pkg_version | tr '~+' '__')-$flav-$h"
 }
 

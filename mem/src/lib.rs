@@ -5,7 +5,7 @@
 //! - in the kernel (`--cfg kernel_build`) [`Vec`] and [`Box`] wrap `KVec`/`KBox` and allocate
 //!   with `GFP_ATOMIC` (the core runs from softirq and timer context as well as process context);
 //!   the few operations 6.12's `KVec` lacks (`pop`, `truncate`) are built here, as kernel glue,
-//!   with `// SAFETY:` comments;
+//!   each unsafe block justified in place;
 //! - on the host they wrap `alloc`'s types and use `try_reserve`, so that tests see the same
 //!   fallible API.
 //!
@@ -74,6 +74,9 @@ mod imp {
     pub(crate) fn new_box<T>(x: T) -> Result<RawBox<T>, AllocError> {
         RawBox::new(x, GFP_ATOMIC).map_err(|_| AllocError)
     }
+    pub(crate) fn extend<T: Clone>(v: &mut RawVec<T>, s: &[T]) -> Result<(), AllocError> {
+        v.extend_from_slice(s, GFP_ATOMIC).map_err(|_| AllocError)
+    }
 }
 
 #[cfg(not(kernel_build))]
@@ -103,6 +106,11 @@ mod imp {
         // `Box::try_new` is unstable on the host; the host is only where the core is tested,
         // and the kernel build, which matters, allocates fallibly.
         Ok(alloc::boxed::Box::new(x))
+    }
+    pub(crate) fn extend<T: Clone>(v: &mut RawVec<T>, s: &[T]) -> Result<(), AllocError> {
+        reserve(v, s.len())?;
+        v.extend_from_slice(s);
+        Ok(())
     }
 }
 
@@ -217,11 +225,7 @@ impl<T> Vec<T> {
 impl<T: Clone> Vec<T> {
     /// Appends clones of every element of `s`; on failure nothing is appended.
     pub fn extend_from_slice(&mut self, s: &[T]) -> Result<(), AllocError> {
-        self.reserve(s.len())?;
-        for x in s {
-            self.push(x.clone())?;
-        }
-        Ok(())
+        imp::extend(&mut self.raw, s)
     }
 
     /// Resizes to `len`, filling new slots with clones of `value`.

@@ -283,3 +283,13 @@ mod tests {
         assert_eq!(w.into_written().len(), 5);
     }
 }
+
+/// `<[u8]>::split_at_mut_checked` (stable only since Rust 1.80; the kernel's minimum is 1.78):
+/// `None` instead of a panic when `mid > buf.len()`.
+pub(crate) fn split_mut(buf: &mut [u8], mid: usize) -> Option<(&mut [u8], &mut [u8])> {
+    if mid <= buf.len() {
+        Some(buf.split_at_mut(mid))
+    } else {
+        None
+    }
+}

@@ -64,7 +64,7 @@ pub mod id {
     /// True for the reserved IDs `31 * N + 27` that exist to exercise the "ignore unknown
     /// parameters" rule (RFC 9000 §18.1).
     pub const fn is_reserved(id: u64) -> bool {
-        id >= 27 && (id - 27).is_multiple_of(31)
+        id >= 27 && (id - 27) % 31 == 0
     }
 }
 
@@ -181,7 +181,7 @@ impl VersionInformation {
     }
 
     fn decode(v: &[u8]) -> Result<Self, Error> {
-        if v.len() < 4 || !v.len().is_multiple_of(4) {
+        if v.len() < 4 || v.len() % 4 != 0 {
             return Err(Error::transport_parameter("malformed version_information"));
         }
         let mut words = v
@@ -686,8 +686,8 @@ pub fn write_reserved_param(w: &mut Writer<'_>, n: u64, value: &[u8]) -> Result<
     let start = w.position();
     let res = w
         .varint(pid)
-        .and_then(|_| w.varint(value.len() as u64))
-        .and_then(|_| w.bytes(value));
+        .and_then(|()| w.varint(value.len() as u64))
+        .and_then(|()| w.bytes(value));
     if res.is_err() {
         w.rewind(start);
     }

@@ -336,8 +336,7 @@ pub fn seal_packet<C: Crypto>(
         .ok_or(CryptoError::Malformed)?;
     pn_field.copy_from_slice(pn_bytes.get(8 - pn_len..).ok_or(CryptoError::Malformed)?);
 
-    let (header, body) = buf
-        .split_at_mut_checked(header_len)
+    let (header, body) = crate::codec::split_mut(buf, header_len)
         .ok_or(CryptoError::Malformed)?;
     key.seal_payload(pn, header, body)?;
 
@@ -426,8 +425,7 @@ pub fn open_payload<C: Crypto>(
     packet: &mut [u8],
     header: &UnprotectedHeader,
 ) -> Result<Range<usize>, CryptoError> {
-    let (aad, body) = packet
-        .split_at_mut_checked(header.header_len)
+    let (aad, body) = crate::codec::split_mut(packet, header.header_len)
         .ok_or(CryptoError::Malformed)?;
     let n = key.open_payload(header.packet_number, aad, body)?;
     Ok(header.header_len..header.header_len + n)

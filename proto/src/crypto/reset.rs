@@ -121,7 +121,7 @@ pub fn build_stateless_reset<R: Rng>(
     }
     let (random, tail) = out
         .get_mut(..len)
-        .and_then(|p| p.split_at_mut_checked(len - RESET_TOKEN_LEN))
+        .and_then(|p| crate::codec::split_mut(p, len - RESET_TOKEN_LEN))
         .ok_or(CryptoError::InvalidLength)?;
     rng.fill(random);
     if let Some(first) = random.first_mut() {

@@ -70,10 +70,10 @@ impl<C: Crypto> RetryIntegrity<C> {
             .get_mut(..aad_len + TAG_LEN)
             .ok_or(CryptoError::InvalidLength)?;
         let bad = CryptoError::InvalidLength;
-        let (aad, tag) = scratch.split_at_mut_checked(aad_len).ok_or(bad)?;
-        let (len_byte, rest) = aad.split_at_mut_checked(1).ok_or(bad)?;
+        let (aad, tag) = crate::codec::split_mut(scratch, aad_len).ok_or(bad)?;
+        let (len_byte, rest) = crate::codec::split_mut(aad, 1).ok_or(bad)?;
         len_byte.copy_from_slice(&[odcid_len]);
-        let (cid, packet) = rest.split_at_mut_checked(odcid.len()).ok_or(bad)?;
+        let (cid, packet) = crate::codec::split_mut(rest, odcid.len()).ok_or(bad)?;
         cid.copy_from_slice(odcid);
         packet.copy_from_slice(retry);
         self.aead.seal(&self.nonce, aad, tag)?;

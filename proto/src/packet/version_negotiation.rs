@@ -19,7 +19,7 @@ impl<'a> VersionNegotiation<'a> {
     /// Wraps the fields of a received packet; the version list must be a whole number of
     /// 32-bit versions.
     pub fn new(dcid: &'a [u8], scid: &'a [u8], versions: &'a [u8]) -> Result<Self, PacketError> {
-        if !versions.len().is_multiple_of(4) {
+        if versions.len() % 4 != 0 {
             return Err(PacketError::BadVersionList);
         }
         Ok(Self {
