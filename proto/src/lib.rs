@@ -25,7 +25,6 @@ extern crate std;
 pub mod cid;
 pub mod codec;
 pub mod crypto;
-pub mod endpoint;
 pub mod error;
 pub mod frame;
 pub mod packet;
