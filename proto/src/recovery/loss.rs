@@ -414,7 +414,7 @@ impl<M> LossDetector<M> {
         C: CongestionControl,
         F: FnMut(Space, Fate, SentPacket<M>),
     {
-        if self.timer.is_none_or(|t| now < t) {
+        if self.timer.map_or(true, |t| now < t) {
             return Timeout::NotDue;
         }
         if let Some((_, space)) = self.earliest_loss_time() {
@@ -497,7 +497,7 @@ impl<M> LossDetector<M> {
         let mut best: Option<(u64, Space)> = None;
         for space in Space::ALL {
             if let Some(t) = self.state(space).loss_time {
-                if best.is_none_or(|(b, _)| t < b) {
+                if best.map_or(true, |(b, _)| t < b) {
                     best = Some((t, space));
                 }
             }
@@ -532,7 +532,7 @@ impl<M> LossDetector<M> {
                 continue;
             };
             let t = last.saturating_add(self.rtt.pto_duration(app, self.pto_count));
-            if best.is_none_or(|(b, _)| t < b) {
+            if best.map_or(true, |(b, _)| t < b) {
                 best = Some((t, space));
             }
         }
