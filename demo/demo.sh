@@ -7,7 +7,7 @@ OUT=${2:?}
 echo "== guest kernel: $(uname -r)"
 insmod "$KO"
 echo "== quic.ko loaded: $(grep '^quic ' /proc/modules | cut -d' ' -f1-3)"
-dmesg | grep -E 'quic:' | tail -3 | sed 's/^/   /'
+dmesg | grep -E 'quic: ' | grep -v taints | tail -3 | sed 's/^/   /'
 echo
 "$OUT/quic_sockets"
 echo

@@ -55,8 +55,8 @@ impl Drop for QuicModule {
     fn drop(&mut self) {
         let left = tunnel::count();
         if left != 0 {
-            pr_err!("quic: {} UDP tunnel sockets still open at unload\n", left);
+            pr_err!("{} UDP tunnel sockets still open at unload\n", left);
         }
-        pr_info!("quic: unloaded\n");
+        pr_info!("unloaded\n");
     }
 }

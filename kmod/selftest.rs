@@ -59,7 +59,7 @@ fn check(what: &str, ok: bool) -> Result {
     if ok {
         Ok(())
     } else {
-        pr_err!("quic: self-test failed: {}\n", what);
+        pr_err!("self-test failed: {}\n", what);
         Err(EINVAL)
     }
 }
@@ -127,6 +127,6 @@ pub(crate) fn run() -> Result {
     roundtrip(&c, CipherSuite::Aes256Gcm)?;
     roundtrip(&c, CipherSuite::Aes128Ccm)?;
     roundtrip(&c, CipherSuite::Aes128Gcm)?;
-    pr_info!("quic: crypto self-test passed (RFC 9001/9369 A.3, A.5 vectors; GCM-128/256, CCM, ChaCha20)\n");
+    pr_info!("crypto self-test passed (RFC 9001/9369 A.3, A.5 vectors; GCM-128/256, CCM, ChaCha20)\n");
     Ok(())
 }

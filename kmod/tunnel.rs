@@ -154,7 +154,7 @@ impl Drop for TunnelRef {
     fn drop(&mut self) {
         let mut table = TUNNELS.lock();
         let Some(idx) = table.iter().position(|t| ptr::eq(&**t, self.tunnel)) else {
-            pr_err!("quic: releasing an unknown tunnel\n");
+            pr_err!("releasing an unknown tunnel\n");
             return;
         };
         let last = match table.get_mut(idx) {
