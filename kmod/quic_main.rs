@@ -44,7 +44,7 @@ impl kernel::Module for QuicModule {
         selftest::run()?;
         let reg = family::Registration::register(module)?;
         pr_info!(
-            "quic: IPPROTO_QUIC ({}) registered for AF_INET and AF_INET6\n",
+            "IPPROTO_QUIC ({}) registered for AF_INET and AF_INET6\n",
             family::IPPROTO_QUIC
         );
         Ok(QuicModule { _reg: reg })
