@@ -45,6 +45,7 @@ selftests:
 
 host-check:
 	$(CARGO) fmt --all -- --check
+	rustfmt --edition 2021 --check kmod/quic_main.rs
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace
 

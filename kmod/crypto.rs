@@ -40,7 +40,13 @@ impl KernelAead {
         iv
     }
 
-    fn crypt(&self, enc: bool, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut [u8]) -> Result<(), CryptoError> {
+    fn crypt(
+        &self,
+        enc: bool,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<(), CryptoError> {
         if buf.len() < TAG_LEN {
             return Err(CryptoError::InvalidLength);
         }
@@ -75,7 +81,12 @@ impl AeadKey for KernelAead {
         self.crypt(true, nonce, aad, buf)
     }
 
-    fn open(&self, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut [u8]) -> Result<usize, CryptoError> {
+    fn open(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<usize, CryptoError> {
         self.crypt(false, nonce, aad, buf)?;
         Ok(buf.len() - TAG_LEN)
     }
@@ -162,9 +173,18 @@ impl Crypto for KernelCrypto {
         }
         let name = aead_name(suite);
         // SAFETY: `name` is NUL-terminated; `key` is valid for `key.len()` bytes.
-        let tfm = unsafe { sys::kq_aead_alloc(name.as_ptr().cast::<c_char>(), key.as_ptr(), key.len() as u32) };
+        let tfm = unsafe {
+            sys::kq_aead_alloc(
+                name.as_ptr().cast::<c_char>(),
+                key.as_ptr(),
+                key.len() as u32,
+            )
+        };
         let tfm = sys::from_err_ptr(tfm).map_err(|_| CryptoError::Backend)?;
-        Ok(KernelAead { tfm, ccm: suite == CipherSuite::Aes128Ccm })
+        Ok(KernelAead {
+            tfm,
+            ccm: suite == CipherSuite::Aes128Ccm,
+        })
     }
 
     fn new_hp(&self, suite: CipherSuite, key: &[u8]) -> Result<KernelHp, CryptoError> {
@@ -178,7 +198,13 @@ impl Crypto for KernelCrypto {
         Ok(KernelHp { hp })
     }
 
-    fn hmac(&self, hash: Hash, key: &[u8], parts: &[&[u8]], out: &mut [u8]) -> Result<(), CryptoError> {
+    fn hmac(
+        &self,
+        hash: Hash,
+        key: &[u8],
+        parts: &[&[u8]],
+        out: &mut [u8],
+    ) -> Result<(), CryptoError> {
         if out.len() != hash.output_len() {
             return Err(CryptoError::InvalidLength);
         }

@@ -10,11 +10,11 @@ use kernel::prelude::*;
 
 mod crypto;
 mod family;
+mod selftest;
 mod socket;
 mod sockopt;
 mod sync;
 mod sys;
-mod selftest;
 mod tunnel;
 
 module! {

@@ -76,24 +76,49 @@ fn server_initial(c: &KernelCrypto, v: &InitialVector) -> Result {
     let pn_offset = pkt.len() - 2;
     pkt.extend_from_slice(&payload, GFP_KERNEL)?;
     pkt.extend_from_slice(&[0u8; 16], GFP_KERNEL)?;
-    server.local.seal_packet(&mut pkt, pn_offset, 1).map_err(|_| EINVAL)?;
-    check("server Initial sealed as in Appendix A", pkt[..] == hex(v.protected)?[..])?;
+    server
+        .local
+        .seal_packet(&mut pkt, pn_offset, 1)
+        .map_err(|_| EINVAL)?;
+    check(
+        "server Initial sealed as in Appendix A",
+        pkt[..] == hex(v.protected)?[..],
+    )?;
 
-    let opened = client.remote.open_packet(&mut pkt, pn_offset, None).map_err(|_| EINVAL)?;
+    let opened = client
+        .remote
+        .open_packet(&mut pkt, pn_offset, None)
+        .map_err(|_| EINVAL)?;
     check("server Initial opens", opened.header.packet_number == 1)?;
-    check("server Initial payload", pkt.get(opened.payload.clone()) == Some(&payload[..]))
+    check(
+        "server Initial payload",
+        pkt.get(opened.payload.clone()) == Some(&payload[..]),
+    )
 }
 
 fn chacha_short_header(c: &KernelCrypto) -> Result {
     let secret = hex(CHACHA_SECRET)?;
-    let mut keys = DirectionalKeys::new(c, CipherSuite::Chacha20Poly1305, Version::V1, &secret).map_err(|_| EINVAL)?;
+    let mut keys = DirectionalKeys::new(c, CipherSuite::Chacha20Poly1305, Version::V1, &secret)
+        .map_err(|_| EINVAL)?;
     let mut pkt = hex("4200bff401")?;
     pkt.extend_from_slice(&[0u8; 16], GFP_KERNEL)?;
-    keys.seal_packet(&mut pkt, 1, CHACHA_PN).map_err(|_| EINVAL)?;
-    check("ChaCha20 short header sealed as in A.5", pkt[..] == hex(CHACHA_PACKET)?[..])?;
-    let opened = keys.open_packet(&mut pkt, 1, Some(CHACHA_PN - 1)).map_err(|_| EINVAL)?;
-    check("ChaCha20 short header opens", opened.header.packet_number == CHACHA_PN)?;
-    check("ChaCha20 payload", pkt.get(opened.payload.clone()) == Some(&[1u8][..]))
+    keys.seal_packet(&mut pkt, 1, CHACHA_PN)
+        .map_err(|_| EINVAL)?;
+    check(
+        "ChaCha20 short header sealed as in A.5",
+        pkt[..] == hex(CHACHA_PACKET)?[..],
+    )?;
+    let opened = keys
+        .open_packet(&mut pkt, 1, Some(CHACHA_PN - 1))
+        .map_err(|_| EINVAL)?;
+    check(
+        "ChaCha20 short header opens",
+        opened.header.packet_number == CHACHA_PN,
+    )?;
+    check(
+        "ChaCha20 payload",
+        pkt.get(opened.payload.clone()) == Some(&[1u8][..]),
+    )
 }
 
 /// The suites without published vectors: seal, open, and reject a forgery.
@@ -112,9 +137,15 @@ fn roundtrip(c: &KernelCrypto, suite: CipherSuite) -> Result {
     let mut forged = KVec::new();
     forged.extend_from_slice(&pkt, GFP_KERNEL)?;
     forged[40] ^= 1;
-    check("forged packet rejected", keys.open_packet(&mut forged, 1, Some(6)).is_err())?;
+    check(
+        "forged packet rejected",
+        keys.open_packet(&mut forged, 1, Some(6)).is_err(),
+    )?;
     let opened = keys.open_packet(&mut pkt, 1, Some(6)).map_err(|_| EINVAL)?;
-    check("round trip", opened.header.packet_number == 7 && pkt.get(opened.payload.clone()) == plain.get(3..64))
+    check(
+        "round trip",
+        opened.header.packet_number == 7 && pkt.get(opened.payload.clone()) == plain.get(3..64),
+    )
 }
 
 /// Runs every check; any failure is returned as the load error.
@@ -127,6 +158,8 @@ pub(crate) fn run() -> Result {
     roundtrip(&c, CipherSuite::Aes256Gcm)?;
     roundtrip(&c, CipherSuite::Aes128Ccm)?;
     roundtrip(&c, CipherSuite::Aes128Gcm)?;
-    pr_info!("crypto self-test passed (RFC 9001/9369 A.3, A.5 vectors; GCM-128/256, CCM, ChaCha20)\n");
+    pr_info!(
+        "crypto self-test passed (RFC 9001/9369 A.3, A.5 vectors; GCM-128/256, CCM, ChaCha20)\n"
+    );
     Ok(())
 }

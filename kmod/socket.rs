@@ -2,8 +2,8 @@
 //! The QUIC socket: its memory layout, its `struct proto` callbacks (init, destroy, close, bind,
 //! options) and its per-socket state.
 
-use kernel::ffi::c_int;
 use core::ptr;
+use kernel::ffi::c_int;
 
 use kernel::prelude::*;
 

@@ -8,8 +8,8 @@
 use kernel::ffi::{c_char, c_int, c_uint, c_void};
 
 use kernel::prelude::*;
-use quic_uapi as uapi;
 use quic_mem::Vec as MVec;
+use quic_uapi as uapi;
 use uapi::AbiStruct;
 
 use crate::socket;

@@ -2,8 +2,8 @@
 //! UDP tunnel sockets: one kernel UDP socket per bound (netns, family, address, port), shared by
 //! every QUIC socket bound there and released when the last one lets go.
 
-use kernel::ffi::c_int;
 use core::ptr;
+use kernel::ffi::c_int;
 
 use kernel::prelude::*;
 use quic_mem::{Box as MBox, Vec as MVec};

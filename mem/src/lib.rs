@@ -122,7 +122,9 @@ pub struct Vec<T> {
 impl<T> Vec<T> {
     /// An empty vector; does not allocate.
     pub const fn new() -> Self {
-        Self { raw: imp::new_vec() }
+        Self {
+            raw: imp::new_vec(),
+        }
     }
 
     /// A vector with room for at least `n` elements.
@@ -290,7 +292,9 @@ pub struct Box<T> {
 impl<T> Box<T> {
     /// Moves `x` to the heap.
     pub fn new(x: T) -> Result<Self, AllocError> {
-        Ok(Self { raw: imp::new_box(x)? })
+        Ok(Self {
+            raw: imp::new_box(x)?,
+        })
     }
 }
 

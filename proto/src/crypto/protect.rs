@@ -336,8 +336,7 @@ pub fn seal_packet<C: Crypto>(
         .ok_or(CryptoError::Malformed)?;
     pn_field.copy_from_slice(pn_bytes.get(8 - pn_len..).ok_or(CryptoError::Malformed)?);
 
-    let (header, body) = crate::codec::split_mut(buf, header_len)
-        .ok_or(CryptoError::Malformed)?;
+    let (header, body) = crate::codec::split_mut(buf, header_len).ok_or(CryptoError::Malformed)?;
     key.seal_payload(pn, header, body)?;
 
     let mask = hp.mask(&sample_at(buf, pn_offset)?)?;
@@ -425,8 +424,8 @@ pub fn open_payload<C: Crypto>(
     packet: &mut [u8],
     header: &UnprotectedHeader,
 ) -> Result<Range<usize>, CryptoError> {
-    let (aad, body) = crate::codec::split_mut(packet, header.header_len)
-        .ok_or(CryptoError::Malformed)?;
+    let (aad, body) =
+        crate::codec::split_mut(packet, header.header_len).ok_or(CryptoError::Malformed)?;
     let n = key.open_payload(header.packet_number, aad, body)?;
     Ok(header.header_len..header.header_len + n)
 }

@@ -71,7 +71,9 @@ impl ByteBuf {
             return Ok(());
         }
         let end = off.checked_add(bytes.len() as u64).ok_or(AllocError)?;
-        if end > self.end() && self.head > 0 {
+        // Reclaim the released prefix before growing, once it is at least half the array
+        // (compacting on every append would move the whole buffer each time: quadratic).
+        if end > self.end() && self.head > 0 && self.head >= self.data.len() / 2 {
             self.compact();
         }
         let i = to_usize(off - self.start)?;
