@@ -242,6 +242,16 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// `<[u8]>::split_at_mut_checked` (stable only since Rust 1.80; the kernel's minimum is 1.78):
+/// `None` instead of a panic when `mid > buf.len()`.
+pub(crate) fn split_mut(buf: &mut [u8], mid: usize) -> Option<(&mut [u8], &mut [u8])> {
+    if mid <= buf.len() {
+        Some(buf.split_at_mut(mid))
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,15 +291,5 @@ mod tests {
         assert_eq!(w.u8(6), Err(CodecError::BufferFull));
         assert_eq!(w.written(), &[1, 2, 0x7f, 0xff, 5]);
         assert_eq!(w.into_written().len(), 5);
-    }
-}
-
-/// `<[u8]>::split_at_mut_checked` (stable only since Rust 1.80; the kernel's minimum is 1.78):
-/// `None` instead of a panic when `mid > buf.len()`.
-pub(crate) fn split_mut(buf: &mut [u8], mid: usize) -> Option<(&mut [u8], &mut [u8])> {
-    if mid <= buf.len() {
-        Some(buf.split_at_mut(mid))
-    } else {
-        None
     }
 }
