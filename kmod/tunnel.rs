@@ -165,7 +165,13 @@ impl Drop for TunnelRef {
             None => false,
         };
         if last {
-            if let Some(t) = table.remove(idx) {
+            let removed = table.remove(idx);
+            if table.is_empty() {
+                // Give the table's buffer back too: the table is a static that outlives the
+                // module's last socket, and a kept capacity would leak at rmmod.
+                *table = MVec::new();
+            }
+            if let Some(t) = removed {
                 // SAFETY: the last user is gone; releasing clears sk_user_data and waits for
                 // RCU readers (encap_rcv), after which the tunnel box may be freed.
                 unsafe { sys::udp_tunnel_sock_release(t.sock) };

@@ -74,8 +74,9 @@ impl Pacer {
             .and_then(|n| n.checked_add(self.frac))
         {
             Some(num) => {
-                self.tokens = self.tokens.saturating_add(num / den);
-                self.frac = num % den;
+                // `den >= 1`; checked forms keep any panic path out of the kernel build.
+                self.tokens = self.tokens.saturating_add(num.checked_div(den).unwrap_or(0));
+                self.frac = num.checked_rem(den).unwrap_or(0);
             }
             // So much time passed that the bucket is full anyway.
             None => self.tokens = cap,
