@@ -1,0 +1,301 @@
+//! Handshakes between two engines over the simulated link: versions, Retry, tokens, loss,
+//! anti-amplification, 0-RTT.
+
+use quic_proto::conn::{CloseSource, Config, Event, VersionList};
+use quic_proto::packet::{VERSION_1, VERSION_2};
+use quic_proto::stream::Dir;
+use quic_sim::pki::pki;
+use quic_sim::{LinkParams, Setup, Sim, TlsSetup};
+
+const S: u64 = 1_000_000;
+
+fn echo_check(sim: &mut Sim) {
+    let id = sim.client.conn_mut().stream_open(Dir::Bidi).unwrap();
+    sim.client.send(id, b"ping", true);
+    let until = sim.now + 20 * S;
+    assert!(sim.run_until(until, |s| s.server.fins.contains(&id.raw())));
+    assert_eq!(sim.server.received[&id.raw()], b"ping");
+}
+
+#[test]
+fn handshake_v1() {
+    let mut sim = Sim::new(Setup::new(1));
+    assert!(sim.handshake(5 * S), "handshake did not complete");
+    // One round trip for the Initial flight, one for the client's Finished and
+    // HANDSHAKE_DONE: 2 RTT of 20 ms.
+    assert!(sim.now <= 60_000, "took {} us", sim.now);
+    assert_eq!(sim.client.conn().version(), VERSION_1);
+    assert_eq!(sim.server.conn().version(), VERSION_1);
+    assert_eq!(sim.client.count(|e| *e == Event::HandshakeConfirmed), 1);
+    assert_eq!(sim.server.count(|e| *e == Event::HandshakeConfirmed), 1);
+    // Both sides issued connection IDs to each other.
+    assert!(
+        sim.server
+            .count(|e| matches!(e, Event::LocalCidIssued { .. }))
+            >= 1
+    );
+    echo_check(&mut sim);
+}
+
+#[test]
+fn handshake_v2() {
+    let mut setup = Setup::new(11);
+    setup.client.version = VERSION_2;
+    setup.client.versions = VersionList::new(&[VERSION_2]).unwrap();
+    let mut sim = Sim::new(setup);
+    assert!(sim.handshake(5 * S));
+    assert_eq!(sim.client.conn().version(), VERSION_2);
+    assert_eq!(sim.server.conn().version(), VERSION_2);
+    echo_check(&mut sim);
+}
+
+#[test]
+fn compatible_version_negotiation_v1_to_v2() {
+    let mut setup = Setup::new(12);
+    setup.client.version = VERSION_1;
+    setup.client.versions = VersionList::new(&[VERSION_1, VERSION_2]).unwrap();
+    setup.server.versions = VersionList::new(&[VERSION_2, VERSION_1]).unwrap();
+    let mut sim = Sim::new(setup);
+    assert!(sim.handshake(5 * S));
+    assert_eq!(sim.server.conn().version(), VERSION_2);
+    assert_eq!(sim.client.conn().version(), VERSION_2);
+    let vi = sim
+        .client
+        .conn()
+        .peer_transport_params()
+        .unwrap()
+        .version_information;
+    assert_eq!(vi.unwrap().chosen, VERSION_2);
+    echo_check(&mut sim);
+}
+
+#[test]
+fn no_switch_when_client_does_not_offer_v2() {
+    let mut setup = Setup::new(13);
+    setup.client.versions = VersionList::new(&[VERSION_1]).unwrap();
+    setup.server.versions = VersionList::new(&[VERSION_2, VERSION_1]).unwrap();
+    let mut sim = Sim::new(setup);
+    assert!(sim.handshake(5 * S));
+    assert_eq!(sim.client.conn().version(), VERSION_1);
+    assert_eq!(sim.server.conn().version(), VERSION_1);
+}
+
+#[test]
+fn version_negotiation_aborts_then_retry_succeeds() {
+    let mut setup = Setup::new(14);
+    setup.client.version = VERSION_2;
+    setup.server.versions = VersionList::new(&[VERSION_1]).unwrap();
+    let mut sim = Sim::new(setup);
+    let until = 5 * S;
+    assert!(sim.run_until(until, |s| s.client.closed.is_some()));
+    assert_eq!(sim.version_negotiations, 1);
+    let info = sim.client.closed.as_ref().unwrap();
+    let CloseSource::VersionNegotiation { retry_with } = info.source else {
+        panic!("closed by {:?}", info.source)
+    };
+    assert_eq!(retry_with, Some(VERSION_1));
+    assert!(sim.server.conn.is_none());
+
+    // A new connection with the version the server offered.
+    let mut setup = Setup::new(15);
+    setup.client.version = retry_with.unwrap();
+    setup.server.versions = VersionList::new(&[VERSION_1]).unwrap();
+    let mut sim = Sim::new(setup);
+    assert!(sim.handshake(5 * S));
+}
+
+#[test]
+fn retry_then_handshake() {
+    let mut setup = Setup::new(16);
+    setup.server.validate_peer_address = true;
+    let mut sim = Sim::new(setup);
+    assert!(sim.handshake(5 * S));
+    assert_eq!(sim.retries, 1);
+    let tp = sim.client.conn().peer_transport_params().unwrap();
+    assert!(tp.retry_source_connection_id.is_some());
+    echo_check(&mut sim);
+}
+
+#[test]
+fn new_token_is_reused_to_skip_retry() {
+    let mut setup = Setup::new(17);
+    setup.server.validate_peer_address = true;
+    let mut sim = Sim::new(setup);
+    assert!(sim.handshake(5 * S));
+    sim.run_for(S);
+    assert_eq!(sim.retries, 1);
+    let token = sim
+        .client
+        .tokens
+        .first()
+        .cloned()
+        .expect("NEW_TOKEN received");
+
+    let mut setup = Setup::new(18);
+    setup.server.validate_peer_address = true;
+    setup.token = Some(token);
+    let mut sim = Sim::new(setup);
+    assert!(sim.handshake(5 * S));
+    assert_eq!(sim.retries, 0, "a valid token must skip the Retry");
+
+    // A token presented from another address is not accepted: Retry again.
+    let mut setup = Setup::new(19);
+    setup.server.validate_peer_address = true;
+    setup.token = Some(b"garbage that is not a token".to_vec());
+    let mut sim = Sim::new(setup);
+    assert!(sim.handshake(5 * S));
+    assert_eq!(sim.retries, 1);
+}
+
+fn lossy(seed: u64, loss_ppm: u32) -> Sim {
+    let mut setup = Setup::new(seed);
+    setup.c2s = LinkParams {
+        loss: loss_ppm,
+        ..LinkParams::default()
+    };
+    setup.s2c = setup.c2s.clone();
+    Sim::new(setup)
+}
+
+#[test]
+fn handshake_with_5_percent_loss() {
+    for seed in 0..20 {
+        let mut sim = lossy(100 + seed, 50_000);
+        assert!(
+            sim.handshake(30 * S),
+            "seed {seed}: no handshake by {}",
+            sim.now
+        );
+        echo_check(&mut sim);
+    }
+}
+
+#[test]
+fn handshake_with_30_percent_loss() {
+    for seed in 0..20 {
+        let mut sim = lossy(200 + seed, 300_000);
+        assert!(
+            sim.handshake(60 * S),
+            "seed {seed}: no handshake by {}",
+            sim.now
+        );
+        echo_check(&mut sim);
+    }
+}
+
+#[test]
+fn anti_amplification_limit_is_respected() {
+    let mut setup = Setup::new(20);
+    // A big certificate flight cannot leave before the client proves its address.
+    setup.c2s.loss = 0;
+    let mut sim = Sim::new(setup);
+    // Let the client's first Initial through, then cut the client off.
+    let until = 15_000;
+    sim.run_until(until, |s| s.server.conn.is_some());
+    assert!(sim.server.conn.is_some());
+    sim.c2s.params.down = true;
+    sim.run_for(10 * S);
+    assert!(sim.server.rx_bytes >= 1200);
+    assert!(
+        sim.server.tx_bytes <= 3 * sim.server.rx_bytes,
+        "server sent {} bytes for {} received",
+        sim.server.tx_bytes,
+        sim.server.rx_bytes
+    );
+    // Restored: the handshake completes.
+    sim.c2s.params.down = false;
+    assert!(sim.handshake(30 * S));
+}
+
+fn resumption_configs(server_early: bool) -> (quic::tls::TlsConfig, quic::tls::TlsConfig) {
+    let c = pki().client("h3").early_data(true).build().unwrap();
+    let s = pki().server("h3").early_data(server_early).build().unwrap();
+    (c, s)
+}
+
+fn first_connection(ctls: &quic::tls::TlsConfig, stls: &quic::tls::TlsConfig, seed: u64) -> Config {
+    let mut setup = Setup::new(seed);
+    setup.tls = TlsSetup::Rustls {
+        client: ctls.clone(),
+        server: stls.clone(),
+    };
+    let server_cfg = setup.server.clone();
+    let mut sim = Sim::new(setup);
+    assert!(sim.handshake(5 * S));
+    // Let the NewSessionTicket arrive.
+    sim.run_for(S);
+    assert!(sim.client.tls.as_ref().unwrap().tickets_received() > 0);
+    server_cfg
+}
+
+#[test]
+fn zero_rtt_accepted() {
+    let (ctls, stls) = resumption_configs(true);
+    first_connection(&ctls, &stls, 30);
+    let mut setup = Setup::new(31);
+    setup.tls = TlsSetup::Rustls {
+        client: ctls,
+        server: stls,
+    };
+    let mut sim = Sim::new(setup);
+    assert!(sim.client.conn().early_data_active(), "0-RTT not offered");
+    let id = sim.client.conn_mut().stream_open(Dir::Bidi).unwrap();
+    sim.client.send(id, b"early data", true);
+    let until = 5 * S;
+    assert!(sim.run_until(until, |s| s.server.fins.contains(&id.raw())));
+    // Delivered within one round trip: before the client even completed the handshake.
+    let done = sim.client.completed_at;
+    assert!(
+        sim.now <= 40_000,
+        "0-RTT data at {} (client done {:?})",
+        sim.now,
+        done
+    );
+    assert_eq!(sim.server.received[&id.raw()], b"early data");
+    assert!(sim.server.conn().early_data_active());
+    assert!(sim.handshake(5 * S));
+}
+
+#[test]
+fn zero_rtt_rejected_data_is_resent() {
+    let (ctls, stls) = resumption_configs(true);
+    first_connection(&ctls, &stls, 32);
+    // A server that lost its session cache cannot accept the early data.
+    let (_, fresh) = resumption_configs(true);
+    let mut setup = Setup::new(33);
+    setup.tls = TlsSetup::Rustls {
+        client: ctls,
+        server: fresh,
+    };
+    let mut sim = Sim::new(setup);
+    assert!(sim.client.conn().early_data_active());
+    let id = sim.client.conn_mut().stream_open(Dir::Bidi).unwrap();
+    sim.client.send(id, b"early data, resent", true);
+    let until = 5 * S;
+    assert!(sim.run_until(until, |s| s.server.fins.contains(&id.raw())));
+    assert_eq!(sim.server.received[&id.raw()], b"early data, resent");
+    assert!(!sim.server.conn().early_data_active());
+    assert!(sim.handshake(5 * S));
+}
+
+#[test]
+fn slow_tls_stack_on_both_sides() {
+    let mut sim = Sim::new(Setup::new(21));
+    // The server's TLS is busy when the ClientHello arrives, the client's when the server's
+    // flight arrives: the CRYPTO data and the packets waiting for keys are kept.
+    sim.server.tls_paused = true;
+    sim.run_for(50_000);
+    sim.server.tls_paused = false;
+    sim.client.tls_paused = true;
+    sim.run_for(100_000);
+    assert!(!sim.client.confirmed());
+    sim.client.tls_paused = false;
+    // The client's glue reports the end of the handshake late: HANDSHAKE_DONE arrives first.
+    sim.client.defer_complete = true;
+    sim.run_for(200_000);
+    assert!(sim.server.confirmed());
+    assert!(!sim.client.confirmed());
+    sim.client.defer_complete = false;
+    assert!(sim.handshake(5 * S));
+    echo_check(&mut sim);
+}

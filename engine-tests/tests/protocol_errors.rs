@@ -1,0 +1,206 @@
+//! Protocol violations by an authentic peer close the connection with the right transport
+//! error code (RFC 9000 §20.1). Packets are forged with the peer's real 1-RTT keys, which the
+//! fake handshake lets the test derive.
+
+use quic_hostcrypto::HostCrypto;
+use quic_proto::codec::Writer;
+use quic_proto::conn::CloseSource;
+use quic_proto::crypto::{CipherSuite, DirectionalKeys, Version, TAG_LEN};
+use quic_proto::error::TransportError;
+use quic_proto::packet::{write_short, ShortHeader};
+use quic_sim::{Setup, Sim};
+
+const S: u64 = 1_000_000;
+
+/// Sends `frames` to the client (or the server) in a 1-RTT packet protected with the other
+/// side's key, and returns the close the receiver reported.
+fn violate(seed: u64, to_server: bool, frames: &[u8], reserved_bits: bool) -> (u64, u64) {
+    violate_full(seed, to_server, frames, reserved_bits, |_| {})
+}
+
+fn violate_with(
+    seed: u64,
+    to_server: bool,
+    frames: &[u8],
+    tweak: impl FnOnce(&mut Setup),
+) -> (u64, u64) {
+    violate_full(seed, to_server, frames, false, tweak)
+}
+
+fn violate_full(
+    seed: u64,
+    to_server: bool,
+    frames: &[u8],
+    reserved_bits: bool,
+    tweak: impl FnOnce(&mut Setup),
+) -> (u64, u64) {
+    let mut setup = Setup::fake(seed);
+    tweak(&mut setup);
+    let mut sim = Sim::new(setup);
+    assert!(sim.handshake(5 * S));
+    sim.run_for(S);
+    let (sender, receiver) = if to_server {
+        (&sim.client, &sim.server)
+    } else {
+        (&sim.server, &sim.client)
+    };
+    let secret = sender.tls.as_ref().unwrap().app_secret(to_server).unwrap();
+    let dcid = receiver.conn().local_cids().next().unwrap().1;
+    let mut keys = DirectionalKeys::<HostCrypto>::new(
+        &HostCrypto,
+        CipherSuite::Aes128Gcm,
+        Version::V1,
+        &secret,
+    )
+    .unwrap();
+    let mut buf = [0u8; 1200];
+    let mut w = Writer::new(&mut buf);
+    let pn = 1_000_000;
+    let layout = write_short(
+        &mut w,
+        &ShortHeader { dcid, spin: false },
+        false,
+        pn,
+        4,
+        true,
+    )
+    .unwrap();
+    w.bytes(frames).unwrap();
+    // Enough payload for header protection's sample.
+    w.zeros(20).unwrap();
+    let end = w.position() + TAG_LEN;
+    if reserved_bits {
+        buf[0] |= 0x08;
+    }
+    keys.seal_packet(&mut buf[..end], layout.pn_offset, pn)
+        .unwrap();
+    sim.inject(to_server, buf[..end].to_vec());
+    let until = sim.now + 5 * S;
+    assert!(sim.run_until(until, |s| {
+        let h = if to_server { &s.server } else { &s.client };
+        h.closed.is_some()
+    }));
+    let h = if to_server { &sim.server } else { &sim.client };
+    let info = h.closed.as_ref().unwrap().duplicate();
+    assert_eq!(info.source, CloseSource::Local);
+    // The peer hears about it too.
+    let until = sim.now + 5 * S;
+    let other_closed = sim.run_until(until, |s| {
+        let o = if to_server { &s.client } else { &s.server };
+        o.closed.is_some()
+    });
+    assert!(other_closed);
+    (info.code, info.frame_type)
+}
+
+fn code(e: TransportError) -> u64 {
+    e.code()
+}
+
+#[test]
+fn unknown_frame_type() {
+    let (c, _) = violate(1, false, &[0x21], false);
+    assert_eq!(c, code(TransportError::FrameEncodingError));
+}
+
+#[test]
+fn reserved_bits_set() {
+    let (c, _) = violate(2, false, &[0x01], true);
+    assert_eq!(c, code(TransportError::ProtocolViolation));
+}
+
+#[test]
+fn ack_of_a_packet_never_sent() {
+    // ACK largest 900000, delay 0, no more ranges, first range 0.
+    let (c, ft) = violate(
+        3,
+        false,
+        &[0x02, 0x80, 0x0d, 0xbb, 0xa0, 0x00, 0x00, 0x00],
+        false,
+    );
+    assert_eq!(c, code(TransportError::ProtocolViolation));
+    assert_eq!(ft, 0x02);
+}
+
+#[test]
+fn stream_frame_on_a_stream_we_never_opened() {
+    // STREAM (with FIN) on stream 2: a client-initiated unidirectional stream the client
+    // never opened; sent to the client.
+    let (c, ft) = violate(4, false, &[0x09, 0x02, b'x'], false);
+    assert_eq!(c, code(TransportError::StreamStateError));
+    assert_eq!(ft & !0x07, 0x08, "a STREAM frame type");
+}
+
+#[test]
+fn stream_beyond_the_stream_limit() {
+    // Stream 4 * 100 + 1 = 401: the server's 101st bidirectional stream, beyond the limit.
+    let (c, _) = violate(5, false, &[0x08, 0x41, 0x91, b'x'], false);
+    assert_eq!(c, code(TransportError::StreamLimitError));
+}
+
+#[test]
+fn data_beyond_flow_control() {
+    // STREAM on server stream 1 at offset 2^20 (beyond 256 KiB of stream credit).
+    let (c, _) = violate(
+        6,
+        false,
+        &[0x0e, 0x01, 0x80, 0x10, 0x00, 0x00, 0x01, b'x'],
+        false,
+    );
+    assert_eq!(c, code(TransportError::FlowControlError));
+}
+
+#[test]
+fn handshake_done_from_a_client() {
+    let (c, ft) = violate(7, true, &[0x1e], false);
+    assert_eq!(c, code(TransportError::ProtocolViolation));
+    assert_eq!(ft, 0x1e);
+}
+
+#[test]
+fn new_token_from_a_client() {
+    let (c, _) = violate(8, true, &[0x07, 0x01, 0xaa], false);
+    assert_eq!(c, code(TransportError::ProtocolViolation));
+}
+
+#[test]
+fn too_many_connection_ids() {
+    // Eight NEW_CONNECTION_IDs with sequence numbers 100.. (limit 8 incl. those held).
+    let mut f = Vec::new();
+    for i in 0..8u8 {
+        f.extend_from_slice(&[0x18, 0x40, 100 + i, 0x00, 8]);
+        f.extend_from_slice(&[0xc0 + i; 8]);
+        f.extend_from_slice(&[i; 16]);
+    }
+    let (c, _) = violate(9, false, &f, false);
+    assert_eq!(c, code(TransportError::ConnectionIdLimitError));
+}
+
+#[test]
+fn retire_of_an_id_never_issued() {
+    let (c, _) = violate(10, false, &[0x19, 0x40, 0xff], false);
+    assert_eq!(c, code(TransportError::ProtocolViolation));
+}
+
+#[test]
+fn max_streams_above_2_pow_60() {
+    let (c, _) = violate(
+        11,
+        false,
+        &[0x12, 0xdf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        false,
+    );
+    assert_eq!(c, code(TransportError::FrameEncodingError));
+}
+
+#[test]
+fn datagram_larger_than_allowed() {
+    // A DATAGRAM frame larger than the client's max_datagram_frame_size (1100 > 1000).
+    let mut f = vec![0x31, 0x44, 0x4c];
+    f.extend_from_slice(&[0u8; 1100]);
+    let (c, ft) = violate_with(13, false, &f, |s| {
+        s.client.transport_params.max_datagram_frame_size = 1000
+    });
+    assert_eq!(c, code(TransportError::ProtocolViolation));
+    assert_eq!(ft, 0x30);
+}
