@@ -75,7 +75,9 @@ impl Pacer {
         {
             Some(num) => {
                 // `den >= 1`; checked forms keep any panic path out of the kernel build.
-                self.tokens = self.tokens.saturating_add(num.checked_div(den).unwrap_or(0));
+                self.tokens = self
+                    .tokens
+                    .saturating_add(num.checked_div(den).unwrap_or(0));
                 self.frac = num.checked_rem(den).unwrap_or(0);
             }
             // So much time passed that the bucket is full anyway.
