@@ -3,6 +3,8 @@
 #   make demo    build everything, boot the VM, load quic.ko and show QUIC sockets at work
 #   make check   all tests: host (cargo test, clippy, fmt, C ABI checks) and VM selftests
 #   make bench   tables of measured numbers
+#   make interop our engine against quinn and aioquic over loopback UDP, also through the
+#                impairment relay
 #   make fuzz    every fuzz target for FUZZ_SECONDS each
 #
 # Each target installs what it needs (vm/setup-toolchain.sh) and builds the guest kernel once
@@ -21,7 +23,7 @@ CARGO ?= cargo
 
 KO := $(BUILD)/kmod-$(FLAVOUR)/quic.ko
 
-.PHONY: all setup kernel module selftests host-check vm-check check check-debug demo bench fuzz clean
+.PHONY: all setup kernel module selftests host-check vm-check check check-debug demo bench interop fuzz clean
 
 all: module selftests
 
@@ -64,6 +66,13 @@ demo: module selftests
 
 bench:
 	$(CARGO) run --release -p quic-hostcrypto --example protect_bench
+	$(CARGO) run --release -p quic-interop --bin kquic-bench
+
+# Interop with stacks nobody here wrote: quinn (crates.io) and aioquic (PyPI, in a venv under
+# ~/.cache/kquic), directly and through the impairment relay. Release mode: 10 MB transfers.
+interop:
+	$(CARGO) test --release -p quic-interop
+	interop/aioquic/run.sh
 
 fuzz:
 	proto/fuzz/run.sh $(FUZZ_SECONDS)

@@ -24,7 +24,9 @@ extern crate std;
 
 pub mod cid;
 pub mod codec;
+pub mod conn;
 pub mod crypto;
+pub mod endpoint;
 pub mod error;
 pub mod frame;
 pub mod packet;
