@@ -35,6 +35,24 @@ pub struct PacketKey<C: Crypto> {
     usage: ConfidentialityCounter,
 }
 
+/// Checks that `secret` has the suite's hash length and expands `label` from it into a key of
+/// `len` bytes (wiped on drop).
+fn derive_key<C: Crypto>(
+    crypto: &C,
+    suite: CipherSuite,
+    secret: &[u8],
+    label: &[u8],
+    len: usize,
+) -> Result<SecretBuf<MAX_KEY_LEN>, CryptoError> {
+    let hash = suite.hash();
+    if secret.len() != hash.output_len() {
+        return Err(CryptoError::InvalidLength);
+    }
+    let mut key = SecretBuf::<MAX_KEY_LEN>::zeroed(len)?;
+    expand_label(crypto, hash, secret, label, &[], key.as_mut_slice())?;
+    Ok(key)
+}
+
 impl<C: Crypto> PacketKey<C> {
     /// Derives key and IV from a traffic `secret` (exactly `suite.hash().output_len()` bytes)
     /// with the labels of `version`, and sets up the AEAD.
@@ -44,21 +62,16 @@ impl<C: Crypto> PacketKey<C> {
         version: Version,
         secret: &[u8],
     ) -> Result<Self, CryptoError> {
-        let hash = suite.hash();
-        if secret.len() != hash.output_len() {
-            return Err(CryptoError::InvalidLength);
-        }
-        let mut key = SecretBuf::<MAX_KEY_LEN>::zeroed(suite.key_len())?;
+        let key = derive_key(crypto, suite, secret, version.key_label(), suite.key_len())?;
+        let mut iv = [0u8; NONCE_LEN];
         expand_label(
             crypto,
-            hash,
+            suite.hash(),
             secret,
-            version.key_label(),
+            version.iv_label(),
             &[],
-            key.as_mut_slice(),
+            &mut iv,
         )?;
-        let mut iv = [0u8; NONCE_LEN];
-        expand_label(crypto, hash, secret, version.iv_label(), &[], &mut iv)?;
         let aead = match crypto.new_aead(suite, key.as_slice()) {
             Ok(aead) => aead,
             Err(e) => {
@@ -178,18 +191,12 @@ impl<C: Crypto> HeaderProtectionKey<C> {
         version: Version,
         secret: &[u8],
     ) -> Result<Self, CryptoError> {
-        let hash = suite.hash();
-        if secret.len() != hash.output_len() {
-            return Err(CryptoError::InvalidLength);
-        }
-        let mut key = SecretBuf::<MAX_KEY_LEN>::zeroed(suite.hp_key_len())?;
-        expand_label(
+        let key = derive_key(
             crypto,
-            hash,
+            suite,
             secret,
             version.hp_label(),
-            &[],
-            key.as_mut_slice(),
+            suite.hp_key_len(),
         )?;
         let hp = crypto.new_hp(suite, key.as_slice())?;
         Ok(Self { hp, suite })
