@@ -441,7 +441,13 @@ pub struct Sim {
     pub gso_batches: u64,
     /// Print every datagram (set `QUIC_SIM_TRACE=1`).
     pub trace: bool,
+    /// Drops a datagram before it reaches the link when it returns true; called with
+    /// (sent by the client, datagram).
+    pub drop_filter: Option<DropFilter>,
 }
+
+/// See [`Sim::drop_filter`].
+pub type DropFilter = Box<dyn FnMut(bool, &[u8]) -> bool>;
 
 fn random_cid(rng: &mut SimRng, len: usize) -> ConnectionId {
     let mut b = vec![0u8; len];
@@ -494,6 +500,7 @@ impl Sim {
             stateless_resets: 0,
             gso_batches: 0,
             trace: std::env::var("QUIC_SIM_TRACE").is_ok_and(|v| v == "1"),
+            drop_filter: None,
         };
         sim.client.pump(0);
         sim
@@ -528,7 +535,17 @@ impl Sim {
         } else {
             &mut self.s2c
         };
-        let fate = link.offer(self.now, data.len(), ecn, &mut self.link_rng);
+        let filtered = self
+            .drop_filter
+            .as_mut()
+            .is_some_and(|f| f(from_client, data));
+        let fate = if filtered {
+            link.sent += 1;
+            link.dropped += 1;
+            Fate::Drop
+        } else {
+            link.offer(self.now, data.len(), ecn, &mut self.link_rng)
+        };
         if ecn != EcnCodepoint::NotEct {
             link.ecn_marked += 1;
         }

@@ -299,3 +299,82 @@ fn slow_tls_stack_on_both_sides() {
     assert!(sim.handshake(5 * S));
     echo_check(&mut sim);
 }
+
+/// Runs a handshake where the client starts a 256 KiB upload as soon as its handshake completes
+/// (1-RTT data in flight before confirmation), dropping the long-header datagrams (after the
+/// client's first flight) whose index has its bit set in the side's mask. Returns the outcome.
+fn handshake_with_upload(seed: u64, client_mask: u32, server_mask: u32) -> Result<(), String> {
+    let mut sim = Sim::new(Setup::new(seed));
+    let (mut ci, mut si) = (0u32, 0u32);
+    sim.drop_filter = Some(Box::new(move |from_client, d: &[u8]| {
+        if d.first().is_none_or(|b| b & 0x80 == 0) {
+            return false;
+        }
+        let (i, mask) = if from_client {
+            ci += 1;
+            // The first flight (ClientHello) always goes through.
+            if ci == 1 {
+                return false;
+            }
+            (ci - 2, client_mask)
+        } else {
+            si += 1;
+            (si - 1, server_mask)
+        };
+        i < 32 && mask & (1 << i) != 0
+    }));
+    let data = vec![0x5a_u8; 256 * 1024];
+    let mut stream = None;
+    let done = sim.run_until(20 * S, |s| {
+        if stream.is_none() && s.client.completed_at.is_some() {
+            let id = s.client.conn_mut().stream_open(Dir::Bidi).unwrap();
+            s.client.send(id, &data, true);
+            stream = Some(id);
+        }
+        stream.is_some_and(|id| s.server.fins.contains(&id.raw()))
+            && s.client.confirmed()
+            && s.server.confirmed()
+    });
+    if !done {
+        return Err(format!(
+            "not done by {} us: client confirmed {}, server confirmed {}, client timeout {:?}, \
+             client stats {:?}",
+            sim.now,
+            sim.client.confirmed(),
+            sim.server.confirmed(),
+            sim.client.conn().poll_timeout(),
+            sim.client.conn().stats(),
+        ));
+    }
+    let id = stream.unwrap();
+    if sim.server.received[&id.raw()] != data {
+        return Err("upload corrupted".into());
+    }
+    Ok(())
+}
+
+/// The client's Handshake flight carrying its Finished, then its probe, are lost while 1-RTT
+/// data fills the congestion window: the loss detector must still probe the Handshake space
+/// (application-data PTOs are skipped before confirmation, so without that no timer is armed
+/// and the handshake waits for the idle timeout).
+#[test]
+fn lost_client_finished_with_1rtt_data_in_flight() {
+    handshake_with_upload(40, 0b11, 0).unwrap();
+}
+
+/// Every pattern of losing the first four client and three server long-header datagrams
+/// while the client uploads before confirmation.
+#[test]
+fn handshake_loss_patterns_with_early_1rtt_data() {
+    let mut failures = Vec::new();
+    for client_mask in 0..16u32 {
+        for server_mask in [0u32, 1, 2, 4, 7] {
+            if let Err(e) = handshake_with_upload(41, client_mask, server_mask) {
+                failures.push(format!(
+                    "client {client_mask:#06b} server {server_mask:#05b}: {e}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,6 +1,8 @@
 //! Engine bug hunt (memory to memory, deterministic losses): the client loses some of its
 //! handshake datagrams while it already has 1-RTT data in flight. The handshake must still
-//! complete. See the report of issue 4 for the failure this reproduces.
+//! complete. This once stalled until the idle timeout: the lost Finished waited for congestion
+//! window behind 1-RTT packets and no PTO was armed (application-data PTOs are skipped before
+//! confirmation); the loss detector now probes the Handshake space in that case.
 
 mod common;
 
@@ -42,7 +44,7 @@ fn run(
     let mut stream = None;
     let mut written = 0;
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(3) {
+    while start.elapsed() < Duration::from_secs(10) {
         if p.client.tls.complete() && stream.is_none() {
             stream = p.client.conn.stream_open(Dir::Bidi).ok();
         }
@@ -85,8 +87,6 @@ fn run(
 /// (bytes_in_flight 18584 of 1-RTT data the server cannot process yet > cwnd 10164), and no PTO
 /// is armed (poll_timeout is the idle deadline): client and server wait until the idle timeout.
 #[test]
-#[ignore = "engine bug: lost client Finished is never retransmitted when 1-RTT data fills the \
-            congestion window and no PTO is armed (handshake stalls until idle timeout)"]
 fn lost_client_finished_is_retransmitted_with_1rtt_in_flight() {
     let cert = TestCert::generate();
     let tls = client_tls(&cert, false, None);
@@ -95,7 +95,6 @@ fn lost_client_finished_is_retransmitted_with_1rtt_in_flight() {
 
 /// The same, over a range of loss patterns of the handshake datagrams of both sides.
 #[test]
-#[ignore = "engine bug: see lost_client_finished_is_retransmitted_with_1rtt_in_flight"]
 fn handshake_survives_lost_handshake_datagrams_with_1rtt_in_flight() {
     let cert = TestCert::generate();
     let tls = client_tls(&cert, false, None);

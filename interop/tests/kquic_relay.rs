@@ -83,9 +83,6 @@ fn kquic_pair_handshake_loss_5() {
 }
 
 #[test]
-#[ignore = "engine bug (about half the runs stall until the idle timeout): a lost client \
-            Finished is not retransmitted while 1-RTT data fills the congestion window and no \
-            PTO is armed; deterministic repro: engine_stall::lost_client_finished_is_retransmitted_with_1rtt_in_flight"]
 fn kquic_pair_handshake_loss_30() {
     handshake_loss(300, 10);
 }

@@ -525,7 +525,17 @@ impl<M> LossDetector<M> {
             }
             let app = space == Space::Application;
             if app && !path.handshake_confirmed {
-                // No application data PTO before the handshake is confirmed.
+                // No application data PTO before the handshake is confirmed (RFC 9002 §6.2.1).
+                // When 1-RTT packets are the only ones in flight the peer may still be missing
+                // our last handshake flight (say, a lost Finished whose retransmission waits
+                // for congestion window behind those 1-RTT packets): without a timer nothing
+                // would ever be sent again, so probe the Handshake space instead.
+                if best.is_none() && path.has_handshake_keys {
+                    if let Some(last) = sp.sent.time_of_last_ack_eliciting() {
+                        let t = last.saturating_add(self.rtt.pto_duration(false, self.pto_count));
+                        best = Some((t, Space::Handshake));
+                    }
+                }
                 break;
             }
             let Some(last) = sp.sent.time_of_last_ack_eliciting() else {
@@ -847,8 +857,6 @@ mod tests {
         h.ld.discard_space(Space::Initial, 60 * MS, &path, &mut h.cc, |_, _, _| {});
         assert_eq!(h.ld.timer(), Some(50 * MS + 999 * MS));
         h.ld.discard_space(Space::Handshake, 60 * MS, &path, &mut h.cc, |_, _, _| {});
-        // Only application data in flight, handshake not confirmed: no PTO at all.
-        assert_eq!(h.ld.timer(), None);
         h.path.handshake_confirmed = true;
         let path = h.path;
         // Confirmed: the PTO includes max_ack_delay.
@@ -858,6 +866,22 @@ mod tests {
         );
         h.ld.rtt_mut().set_max_ack_delay(0);
         assert_eq!(h.ld.arm_timer(70 * MS, &path), Some(10 * MS + 999 * MS));
+        // Only application data in flight, handshake not confirmed, Handshake keys still
+        // there: the peer may lack our last handshake flight, so a Handshake probe is armed
+        // from the last 1-RTT send (without max_ack_delay).
+        h.path.handshake_confirmed = false;
+        let path = h.path;
+        assert_eq!(h.ld.arm_timer(70 * MS, &path), Some(10 * MS + 999 * MS));
+        assert_eq!(
+            h.timeout(10 * MS + 999 * MS),
+            Timeout::Probe {
+                space: Space::Handshake
+            }
+        );
+        // Without Handshake keys there is nothing to probe with: no PTO at all.
+        h.path.has_handshake_keys = false;
+        let path = h.path;
+        assert_eq!(h.ld.arm_timer(1100 * MS, &path), None);
     }
 
     #[test]
