@@ -437,6 +437,8 @@ pub struct Sim {
     pub version_negotiations: u64,
     /// Stateless resets sent.
     pub stateless_resets: u64,
+    /// Stateless refusals sent (an Initial with CONNECTION_CLOSE, e.g. INVALID_TOKEN).
+    pub refusals: u64,
     /// Transmits that carried several datagrams (GSO).
     pub gso_batches: u64,
     /// Print every datagram (set `QUIC_SIM_TRACE=1`).
@@ -498,6 +500,7 @@ impl Sim {
             retries: 0,
             version_negotiations: 0,
             stateless_resets: 0,
+            refusals: 0,
             gso_batches: 0,
             trace: std::env::var("QUIC_SIM_TRACE").is_ok_and(|v| v == "1"),
             drop_filter: None,
@@ -660,8 +663,13 @@ impl Sim {
                     self.stateless_resets += 1;
                 } else if out[1..5] == [0, 0, 0, 0] {
                     self.version_negotiations += 1;
-                } else {
+                } else if matches!(
+                    quic_proto::packet::parse(&out[..n], 0, false).map(|p| p.header),
+                    Ok(quic_proto::packet::Header::Retry(_))
+                ) {
                     self.retries += 1;
+                } else {
+                    self.refusals += 1;
                 }
                 self.server.tx_bytes += n as u64;
                 let data = out[..n].to_vec();

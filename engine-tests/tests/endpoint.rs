@@ -136,12 +136,18 @@ fn retry_then_accept_with_its_token() {
     assert!(a.address_validated);
     assert_eq!(a.original_dcid, cid(&[1; 8]));
     assert_eq!(a.retry_scid, Some(retry_scid));
-    // Too late: the token expired, so another Retry.
-    let (d, out) = decide(
-        &cfg,
-        2_000 + cfg.retry_token_lifetime,
-        &initial(VERSION_1, &retry_scid, &tok, 1200),
-    );
+    // Too late: the token expired. The client would not follow a second Retry, so the
+    // server refuses at once with INVALID_TOKEN (RFC 9000 §8.1.3).
+    let late = 2_000 + cfg.retry_token_lifetime + 1;
+    let (d, out) = decide(&cfg, late, &initial(VERSION_1, &retry_scid, &tok, 1200));
+    assert_invalid_token_close(d, out, &retry_scid);
+    // The same for the right token sent to another connection ID than the Retry's.
+    let (d, out) = decide(&cfg, 2_000, &initial(VERSION_1, &[0x77; 8], &tok, 1200));
+    assert_invalid_token_close(d, out, &[0x77; 8]);
+    // A token that is not ours (or a corrupted one) is ignored: another Retry.
+    let mut forged = tok.clone();
+    forged[20] ^= 1;
+    let (d, out) = decide(&cfg, 2_000, &initial(VERSION_1, &retry_scid, &forged, 1200));
     let Decision::Respond(n) = d else {
         panic!("{d:?}")
     };
@@ -149,6 +155,38 @@ fn retry_then_accept_with_its_token() {
         parse(&out[..n], 0, false).unwrap().header,
         Header::Retry(_)
     ));
+}
+
+/// `d` answers with an Initial that the client (whose Initial went to `dcid`) can open and
+/// that holds only CONNECTION_CLOSE(INVALID_TOKEN).
+fn assert_invalid_token_close(d: Decision, mut out: Vec<u8>, dcid: &[u8]) {
+    use quic_proto::codec::Reader;
+    use quic_proto::crypto::initial::initial_keys;
+    use quic_proto::crypto::{Side, Version};
+    use quic_proto::frame::Frame;
+    let Decision::Respond(n) = d else {
+        panic!("{d:?}")
+    };
+    assert!(n < 1200, "smaller than the trigger: {n}");
+    let p = parse(&out[..n], 0, false).unwrap();
+    let Header::Initial(h) = p.header else {
+        panic!("{:?}", p.header)
+    };
+    assert_eq!(h.dcid, cid(&[9; 8]), "to the client's Source Connection ID");
+    assert_eq!(p.len, n, "one packet");
+    let pn_offset = p.pn_offset;
+    let keys = initial_keys(&HostCrypto, Version::V1, dcid, Side::Client).unwrap();
+    let opened = keys
+        .remote
+        .open_packet(&mut out[..n], pn_offset, None)
+        .unwrap();
+    let mut r = Reader::new(&out[opened.payload.clone()]);
+    let Frame::ConnectionClose(c) = Frame::parse(&mut r).unwrap() else {
+        panic!("not a CONNECTION_CLOSE")
+    };
+    assert_eq!(c.error_code, 0x0b, "INVALID_TOKEN");
+    assert_eq!(c.frame_type, Some(0));
+    assert!(r.is_empty());
 }
 
 #[test]
@@ -216,9 +254,20 @@ fn tokens_bind_address_kind_and_time() {
     .unwrap();
     let r = &buf[..n];
     assert!(matches!(ok(r, 5_005, a), Some(TokenInfo::Retry { .. })));
-    // Retry tokens are short-lived and bound to the port too.
-    assert_eq!(ok(r, 5_011, a), None);
-    assert_eq!(ok(r, 5_005, "198.51.100.1:1001".parse().unwrap()), None);
+    // Retry tokens are short-lived and bound to the port too; an authentic one that fails a
+    // check is reported as such (the server refuses with INVALID_TOKEN).
+    assert_eq!(ok(r, 5_011, a), Some(TokenInfo::InvalidRetry));
+    assert_eq!(
+        ok(r, 5_005, "198.51.100.1:1001".parse().unwrap()),
+        Some(TokenInfo::InvalidRetry)
+    );
+    assert_eq!(
+        ok(r, 5_005, "198.51.100.2:1000".parse().unwrap()),
+        Some(TokenInfo::InvalidRetry)
+    );
+    let mut bad = r.to_vec();
+    bad[30] ^= 4;
+    assert_eq!(ok(&bad, 5_005, a), None);
 }
 
 #[test]

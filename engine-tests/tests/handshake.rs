@@ -116,6 +116,31 @@ fn retry_then_handshake() {
     echo_check(&mut sim);
 }
 
+/// The Retry token expires before the client's second Initial arrives (the server's
+/// lifetime is shorter than a round trip): the server refuses at once with INVALID_TOKEN
+/// instead of leaving the client to time out, and the client reports the peer's close.
+#[test]
+fn expired_retry_token_is_refused_with_invalid_token() {
+    let mut setup = Setup::new(17);
+    setup.server.validate_peer_address = true;
+    setup.server.retry_token_lifetime = 1_000;
+    let mut sim = Sim::new(setup);
+    assert!(sim.run_until(2 * S, |s| s.client.closed.is_some()));
+    assert!(
+        sim.now < 200_000,
+        "refused within a few round trips, took {} us",
+        sim.now
+    );
+    assert_eq!(sim.retries, 1);
+    assert_eq!(sim.refusals, 1);
+    let info = sim.client.closed.as_ref().unwrap();
+    assert_eq!(info.source, CloseSource::Peer);
+    assert!(!info.app);
+    assert_eq!(info.code, 0x0b, "INVALID_TOKEN");
+    assert!(!sim.client.confirmed());
+    assert!(sim.server.conn.is_none(), "the server kept no state");
+}
+
 #[test]
 fn new_token_is_reused_to_skip_retry() {
     let mut setup = Setup::new(17);

@@ -13,11 +13,15 @@ use crate::cid::{ConnectionId, MAX_CID_LEN};
 use crate::codec::Writer;
 use crate::conn::token::{self, TokenInfo};
 use crate::conn::{Accepted, Config};
+use crate::crypto::initial::initial_keys;
 use crate::crypto::reset::{build_stateless_reset, StatelessResetKey, MIN_STATELESS_RESET_LEN};
 use crate::crypto::retry::RetryIntegrity;
-use crate::crypto::{Crypto, Rng, Version, NONCE_LEN};
+use crate::crypto::{Crypto, Rng, Side, Version, NONCE_LEN, TAG_LEN};
+use crate::error::TransportError;
+use crate::frame::{ConnectionClose, Frame};
 use crate::packet::{
-    is_supported_version, parse, write_retry, write_version_negotiation, Header, RETRY_TAG_LEN,
+    is_supported_version, parse, write_long, write_retry, write_version_negotiation, Header,
+    LongHeader, LongType, RETRY_TAG_LEN,
 };
 
 /// Smallest datagram carrying a client Initial (RFC 9000 §14.1).
@@ -108,8 +112,13 @@ pub fn handle<C: Crypto, R: Rng>(
                         accepted.address_validated = true;
                     }
                     Some(TokenInfo::NewToken) => accepted.address_validated = true,
-                    // An unusable token is ignored: the client is validated some other way.
-                    _ => {}
+                    // Our Retry token, but expired, from another address or for another
+                    // Retry: the client would not follow a second Retry (RFC 9000 §8.1.3).
+                    Some(TokenInfo::Retry { .. } | TokenInfo::InvalidRetry) => {
+                        return refuse_invalid_token(crypto, h.version, &h.dcid, &h.scid, out);
+                    }
+                    // Anything else is ignored: the client is validated some other way.
+                    None => {}
                 }
             }
             if config.validate_peer_address && !accepted.address_validated {
@@ -204,6 +213,57 @@ fn retry<C: Crypto, R: Rng>(
     };
     t.copy_from_slice(&tag);
     Decision::Respond(n + RETRY_TAG_LEN)
+}
+
+/// Answers a client Initial carrying an invalid Retry token with an Initial packet holding
+/// CONNECTION_CLOSE(INVALID_TOKEN), protected with the Initial keys of the client's
+/// Destination Connection ID, without keeping any state. The packet is not ack-eliciting, so
+/// it needs no padding, and it is smaller than the 1200-byte datagram that triggered it.
+fn refuse_invalid_token<C: Crypto>(
+    crypto: &C,
+    version: u32,
+    client_dcid: &ConnectionId,
+    client_scid: &ConnectionId,
+    out: &mut [u8],
+) -> Decision {
+    let Some(v) = Version::from_wire(version) else {
+        return Decision::Drop;
+    };
+    let Ok(mut keys) = initial_keys(crypto, v, client_dcid, Side::Server) else {
+        return Decision::Drop;
+    };
+    let hdr = LongHeader {
+        version,
+        dcid: *client_scid,
+        scid: *client_dcid,
+        token: &[],
+    };
+    let close = Frame::ConnectionClose(ConnectionClose {
+        error_code: TransportError::InvalidToken.code(),
+        frame_type: Some(0),
+        reason: b"invalid retry token",
+    });
+    let mut w = Writer::new(out);
+    let Ok(layout) = write_long(&mut w, LongType::Initial, &hdr, 0, 1, 2, true) else {
+        return Decision::Drop;
+    };
+    if close.encode(&mut w).is_err() {
+        return Decision::Drop;
+    }
+    let end = w.position().saturating_add(TAG_LEN);
+    if layout.set_length(out, end).is_err() {
+        return Decision::Drop;
+    }
+    let Some(packet) = out.get_mut(layout.start..end) else {
+        return Decision::Drop;
+    };
+    match keys
+        .local
+        .seal_packet(packet, layout.pn_offset.saturating_sub(layout.start), 0)
+    {
+        Ok(()) => Decision::Respond(end),
+        Err(_) => Decision::Drop,
+    }
 }
 
 fn stateless_reset<C: Crypto, R: Rng>(

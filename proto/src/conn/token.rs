@@ -35,6 +35,10 @@ pub enum TokenInfo {
     },
     /// A NEW_TOKEN token.
     NewToken,
+    /// One of our Retry tokens, authentic but no longer usable: expired, or presented from
+    /// another address. The client will not accept a second Retry, so the server refuses the
+    /// connection with INVALID_TOKEN (RFC 9000 §8.1.3) rather than letting it time out.
+    InvalidRetry,
 }
 
 fn aead<C: Crypto>(crypto: &C, key: &[u8; 32]) -> Option<C::Aead> {
@@ -127,7 +131,9 @@ pub fn mint_new_token<C: Crypto>(
 }
 
 /// Checks `token` from a client at `client` at time `now`: authentic, for this address, and
-/// not older than the lifetime of its kind.
+/// not older than the lifetime of its kind. `None` for anything that is not one of our tokens
+/// or an unusable NEW_TOKEN token (ignored: the client is validated another way);
+/// [`TokenInfo::InvalidRetry`] for an authentic Retry token that fails a check.
 pub fn validate<C: Crypto>(
     crypto: &C,
     key: &[u8; 32],
@@ -156,26 +162,33 @@ pub fn validate<C: Crypto>(
         IpAddr::V6(a) => ip == a.octets(),
     };
     // A token from the future is only tolerated within a second (clock granularity).
-    if !same_ip || issued > now.saturating_add(1_000_000) {
-        return None;
-    }
-    let age = now.saturating_sub(issued);
+    let fresh = |lifetime: u64| {
+        issued <= now.saturating_add(1_000_000) && now.saturating_sub(issued) <= lifetime
+    };
     match kind {
         KIND_RETRY => {
-            let port = r.u16().ok()?;
-            let n = usize::from(r.u8().ok()?);
-            let odcid = ConnectionId::new(r.bytes(n).ok()?)?;
-            let n = usize::from(r.u8().ok()?);
-            let rscid = ConnectionId::new(r.bytes(n).ok()?)?;
-            (port == client.port() && age <= retry_lifetime && r.is_empty()).then_some(
-                TokenInfo::Retry {
-                    original_dcid: odcid,
-                    retry_scid: rscid,
-                },
-            )
+            let fields = (|| {
+                let port = r.u16().ok()?;
+                let n = usize::from(r.u8().ok()?);
+                let odcid = ConnectionId::new(r.bytes(n).ok()?)?;
+                let n = usize::from(r.u8().ok()?);
+                let rscid = ConnectionId::new(r.bytes(n).ok()?)?;
+                r.is_empty().then_some((port, odcid, rscid))
+            })();
+            Some(match fields {
+                Some((port, odcid, rscid))
+                    if same_ip && port == client.port() && fresh(retry_lifetime) =>
+                {
+                    TokenInfo::Retry {
+                        original_dcid: odcid,
+                        retry_scid: rscid,
+                    }
+                }
+                _ => TokenInfo::InvalidRetry,
+            })
         }
         KIND_NEW_TOKEN => {
-            (age <= new_token_lifetime && r.is_empty()).then_some(TokenInfo::NewToken)
+            (same_ip && fresh(new_token_lifetime) && r.is_empty()).then_some(TokenInfo::NewToken)
         }
         _ => None,
     }
