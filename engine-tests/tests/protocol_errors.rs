@@ -204,3 +204,150 @@ fn datagram_larger_than_allowed() {
     assert_eq!(c, code(TransportError::ProtocolViolation));
     assert_eq!(ft, 0x30);
 }
+
+/// A 1-RTT packet from `sim`'s client (`from_client`) or server, protected with generation
+/// `generation` of its 1-RTT key (key phase = generation parity), carrying `frames`.
+fn forge(sim: &Sim, from_client: bool, generation: u32, pn: u64, frames: &[u8]) -> Vec<u8> {
+    let (sender, receiver) = if from_client {
+        (&sim.client, &sim.server)
+    } else {
+        (&sim.server, &sim.client)
+    };
+    let secret = sender
+        .tls
+        .as_ref()
+        .unwrap()
+        .app_secret(from_client)
+        .unwrap();
+    let dcid = receiver.conn().local_cids().next().unwrap().1;
+    let mut keys = DirectionalKeys::<HostCrypto>::new(
+        &HostCrypto,
+        CipherSuite::Aes128Gcm,
+        Version::V1,
+        &secret,
+    )
+    .unwrap();
+    for _ in 0..generation {
+        keys.packet = keys.packet.next(&HostCrypto).unwrap();
+    }
+    let mut buf = [0u8; 1200];
+    let mut w = Writer::new(&mut buf);
+    let phase = generation % 2 == 1;
+    let layout = write_short(
+        &mut w,
+        &ShortHeader { dcid, spin: false },
+        phase,
+        pn,
+        4,
+        true,
+    )
+    .unwrap();
+    w.bytes(frames).unwrap();
+    w.zeros(20).unwrap();
+    let end = w.position() + TAG_LEN;
+    keys.seal_packet(&mut buf[..end], layout.pn_offset, pn)
+        .unwrap();
+    buf[..end].to_vec()
+}
+
+/// Runs until `receiver_is_server`'s side closed and returns its close (code, frame type).
+fn local_close(sim: &mut Sim, receiver_is_server: bool) -> (u64, u64) {
+    let until = sim.now + 5 * S;
+    assert!(sim.run_until(until, |s| {
+        let h = if receiver_is_server {
+            &s.server
+        } else {
+            &s.client
+        };
+        h.closed.is_some()
+    }));
+    let h = if receiver_is_server {
+        &sim.server
+    } else {
+        &sim.client
+    };
+    let info = h.closed.as_ref().unwrap();
+    assert_eq!(info.source, CloseSource::Local);
+    (info.code, info.frame_type)
+}
+
+/// One key update by the peer is fine; a second one before we acknowledged any packet of the
+/// first new phase is KEY_UPDATE_ERROR (RFC 9001 §6.1, §6.5).
+#[test]
+fn consecutive_key_updates_without_acknowledgment() {
+    let mut sim = Sim::new(Setup::fake(40));
+    assert!(sim.handshake(5 * S));
+    sim.run_for(S);
+    // Generation 1: a valid update by the "client"; the server follows.
+    sim.inject(true, forge(&sim, true, 1, 1_000_000, &[0x01]));
+    sim.run_for(S);
+    assert!(sim.server.closed.is_none(), "a single update is valid");
+    assert!(sim.server.conn().key_phase(), "the server followed");
+    // Generations 2 and 3 arrive together: the second update comes before the server
+    // acknowledged anything of generation 2.
+    sim.inject(true, forge(&sim, true, 2, 1_000_010, &[0x01]));
+    sim.inject(true, forge(&sim, true, 3, 1_000_011, &[0x01]));
+    let (c, _) = local_close(&mut sim, true);
+    assert_eq!(c, code(TransportError::KeyUpdateError));
+}
+
+/// While the client's update waits for an answer, a packet still in the server's old phase
+/// acknowledges a packet the client sent with the new keys: KEY_UPDATE_ERROR (RFC 9001 §6.2).
+#[test]
+fn old_keys_acknowledging_a_packet_with_newer_keys() {
+    use quic_proto::crypto::unprotect_header;
+    use quic_proto::packet::parse;
+    use std::sync::{Arc, Mutex};
+    let mut sim = Sim::new(Setup::fake(41));
+    assert!(sim.handshake(5 * S));
+    sim.run_for(S);
+    // From now on the server hears nothing: it never sees the new phase.
+    let captured: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let sink = captured.clone();
+    sim.drop_filter = Some(Box::new(move |from_client, d: &[u8]| {
+        if from_client {
+            sink.lock().unwrap().push(d.to_vec());
+        }
+        from_client
+    }));
+    sim.client.conn_mut().key_update().unwrap();
+    let id = sim
+        .client
+        .conn_mut()
+        .stream_open(quic_proto::stream::Dir::Bidi)
+        .unwrap();
+    sim.client.send(id, b"new phase", false);
+    sim.run_for(100_000);
+    // The packet number of the client's last packet (new keys), read through its header
+    // protection.
+    let secret = sim.client.tls.as_ref().unwrap().app_secret(true).unwrap();
+    let keys = DirectionalKeys::<HostCrypto>::new(
+        &HostCrypto,
+        CipherSuite::Aes128Gcm,
+        Version::V1,
+        &secret,
+    )
+    .unwrap();
+    let mut last = captured
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .expect("client sent");
+    let cid_len = sim.server.conn().local_cids().next().unwrap().1.len();
+    let pn_offset = parse(&last, cid_len, false).unwrap().pn_offset;
+    let hdr = unprotect_header(&keys.header, &mut last, pn_offset, None).unwrap();
+    assert!(hdr.key_phase, "sent with the new keys");
+    // ACK frame: largest = that packet, delay 0, no more ranges, first range 0.
+    let mut ack = vec![0x02];
+    let mut b = [0u8; 8];
+    let mut w = Writer::new(&mut b);
+    w.varint(hdr.packet_number).unwrap();
+    let n = w.position();
+    ack.extend_from_slice(&b[..n]);
+    ack.extend_from_slice(&[0, 0, 0]);
+    sim.inject(false, forge(&sim, false, 0, 1_000_000, &ack));
+    let (c, ft) = local_close(&mut sim, false);
+    assert_eq!(c, code(TransportError::KeyUpdateError));
+    assert_eq!(ft, 0x02);
+}

@@ -23,6 +23,8 @@ pub(crate) struct FrameCtx {
     pub(crate) summary: PacketSummary,
     /// A STREAM frame could not be stored: the packet must not be acknowledged.
     pub(crate) dont_ack: bool,
+    /// A 1-RTT packet protected with older keys than our current send keys.
+    pub(crate) old_keys: bool,
 }
 
 fn dir(d: FrameDir) -> Dir {
@@ -46,7 +48,12 @@ impl<C: Crypto> Connection<C> {
         ctx.summary.add(ty);
         match frame {
             Frame::Padding(_) | Frame::Ping => {}
-            Frame::Ack(ack) => self.on_ack_frame(ctx.space, &ack)?,
+            Frame::Ack(ack) => {
+                if ctx.old_keys {
+                    self.keys.app.check_ack_in_old_phase(ack.largest)?;
+                }
+                self.on_ack_frame(ctx.space, &ack)?
+            }
             Frame::Crypto(c) => {
                 let space = ctx.space;
                 if self.side == Side::Server

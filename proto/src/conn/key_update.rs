@@ -10,6 +10,8 @@
 //! current phase has been acknowledged.
 
 use crate::crypto::{Crypto, CryptoError, DirectionalKeys, LimitStatus, PacketKey};
+use crate::error::{Error, TransportError};
+use crate::frame::FrameType;
 
 /// Which receive key opens a 1-RTT packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +41,9 @@ pub(crate) struct AppKeys<C: Crypto> {
     tx_phase_acked: bool,
     /// First packet number received with the current receive key.
     first_rx_pn: Option<u64>,
+    /// We sent an ACK covering a packet of the current receive phase: only then may the peer
+    /// start the next update (RFC 9001 §6.1).
+    rx_phase_acked: bool,
     /// Key updates completed (both directions moved).
     pub(crate) updates: u64,
 }
@@ -56,6 +61,7 @@ impl<C: Crypto> AppKeys<C> {
             first_tx_pn: None,
             tx_phase_acked: false,
             first_rx_pn: None,
+            rx_phase_acked: false,
             updates: 0,
         }
     }
@@ -78,6 +84,7 @@ impl<C: Crypto> AppKeys<C> {
         self.rx = Some(keys);
         self.rx_phase = false;
         self.first_rx_pn = None;
+        self.rx_phase_acked = false;
         Ok(())
     }
 
@@ -114,6 +121,10 @@ impl<C: Crypto> AppKeys<C> {
     /// A packet `pn` was opened with `which`. Returns true when a key update completed (both
     /// directions now use the new phase), so the owner reports it. `prev_lifetime` is how long
     /// the previous receive key is kept (three PTOs).
+    ///
+    /// A peer that starts an update before we acknowledged any packet of its current phase
+    /// updated twice without waiting for confirmation, or before the handshake was confirmed:
+    /// KEY_UPDATE_ERROR (RFC 9001 §6.1, §6.5).
     pub(crate) fn on_rx(
         &mut self,
         crypto: &C,
@@ -121,7 +132,8 @@ impl<C: Crypto> AppKeys<C> {
         pn: u64,
         now: u64,
         prev_lifetime: u64,
-    ) -> Result<bool, CryptoError> {
+    ) -> Result<bool, Error> {
+        let failed = |_| super::internal("key update failed");
         match which {
             RxKey::Current => {
                 if self.first_rx_pn.map_or(true, |f| pn < f) {
@@ -131,6 +143,12 @@ impl<C: Crypto> AppKeys<C> {
             }
             RxKey::Previous => Ok(false),
             RxKey::Next => {
+                if !self.update_in_progress() && !self.rx_phase_acked {
+                    return Err(Error::new(
+                        TransportError::KeyUpdateError,
+                        "key update before its previous phase was acknowledged",
+                    ));
+                }
                 let (Some(rx), Some(next)) = (self.rx.as_mut(), self.rx_next.take()) else {
                     return Ok(false);
                 };
@@ -139,10 +157,11 @@ impl<C: Crypto> AppKeys<C> {
                 self.rx_prev_until = Some(now.saturating_add(prev_lifetime));
                 self.rx_phase = !self.rx_phase;
                 self.first_rx_pn = Some(pn);
-                self.rx_next = Some(rx.packet.next(crypto)?);
+                self.rx_phase_acked = false;
+                self.rx_next = Some(rx.packet.next(crypto).map_err(failed)?);
                 if self.tx_phase != self.rx_phase {
                     // The peer initiated: follow with our send key.
-                    self.step_tx(crypto)?;
+                    self.step_tx(crypto).map_err(failed)?;
                 }
                 self.updates = self.updates.saturating_add(1);
                 Ok(true)
@@ -179,6 +198,38 @@ impl<C: Crypto> AppKeys<C> {
         if self.first_tx_pn.is_none() {
             self.first_tx_pn = Some(pn);
         }
+    }
+
+    /// We sent an ACK frame whose largest acknowledged packet is `largest`.
+    pub(crate) fn on_ack_sent(&mut self, largest: u64) {
+        if self.first_rx_pn.is_some_and(|f| largest >= f) {
+            self.rx_phase_acked = true;
+        }
+    }
+
+    /// True when a packet opened with `which` is protected with older keys than our current
+    /// send keys: a reordered packet of the previous phase, or any packet of the peer's phase
+    /// while our own update waits for its answer.
+    pub(crate) fn is_older_than_tx(&self, which: RxKey) -> bool {
+        match which {
+            RxKey::Previous => true,
+            RxKey::Current => self.update_in_progress(),
+            RxKey::Next => false,
+        }
+    }
+
+    /// An ACK frame with largest acknowledged `largest` came in a packet protected with older
+    /// keys than our send keys: it must not acknowledge a packet sent with the newer keys
+    /// (RFC 9001 §6.2).
+    pub(crate) fn check_ack_in_old_phase(&self, largest: u64) -> Result<(), Error> {
+        if self.first_tx_pn.is_some_and(|f| largest >= f) {
+            return Err(Error::frame(
+                TransportError::KeyUpdateError,
+                FrameType::ACK.0,
+                "packet with old keys acknowledges a packet with newer keys",
+            ));
+        }
+        Ok(())
     }
 
     /// A 1-RTT packet `pn` was acknowledged.

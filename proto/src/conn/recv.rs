@@ -357,8 +357,8 @@ impl<C: Crypto> Connection<C> {
                     self.emit(super::events::Event::KeyUpdate { phase });
                 }
                 Ok(false) => {}
-                Err(_) => {
-                    self.close_on_error(super::internal("key update failed"));
+                Err(e) => {
+                    self.close_on_error(e);
                     return Outcome::Dropped;
                 }
             }
@@ -382,6 +382,7 @@ impl<C: Crypto> Connection<C> {
             dcid: meta.dcid,
             summary: PacketSummary::default(),
             dont_ack: false,
+            old_keys: rx_key.is_some_and(|w| self.keys.app.is_older_than_tx(w)),
         };
         for frame in Frames::new(payload, meta.ptype) {
             let r = frame.and_then(|f| self.on_frame(&mut ctx, f));

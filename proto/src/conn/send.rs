@@ -591,6 +591,9 @@ impl<C: Crypto> Connection<C> {
             }
         }
         if written {
+            if space == Space::Application {
+                self.keys.app.on_ack_sent(largest);
+            }
             self.space_mut(space).received.on_ack_sent();
             meta.frames.push(SentFrame::Ack { largest }).map_err(oom)?;
         }
