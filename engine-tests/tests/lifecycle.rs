@@ -125,7 +125,23 @@ fn keepalive_keeps_an_idle_connection() {
 
 #[test]
 fn stateless_reset_is_detected() {
-    let mut sim = connected(56);
+    stateless_reset_case(false);
+}
+
+/// Unprotected 1-RTT packets never fail to open, but a reset's random Destination Connection
+/// ID matches none of ours, so it is still found by the reset check (not read as frames).
+#[test]
+fn stateless_reset_is_detected_with_disable_1rtt_encryption() {
+    stateless_reset_case(true);
+}
+
+fn stateless_reset_case(plain: bool) {
+    let mut setup = Setup::new(56);
+    setup.client.transport_params.disable_1rtt_encryption = plain;
+    setup.server.transport_params.disable_1rtt_encryption = plain;
+    let mut sim = Sim::new(setup);
+    assert!(sim.handshake(5 * S));
+    assert_eq!(sim.client.conn().is_1rtt_unprotected(), plain);
     exchange(&mut sim, b"before");
     // The server loses its state; the client's next packet draws a stateless reset.
     sim.server_forgot = true;
@@ -220,4 +236,59 @@ fn datagrams_refused_when_peer_does_not_accept_them() {
         sim.client.conn_mut().datagram_send(b"x"),
         Err(DatagramError::Unsupported)
     );
+}
+
+/// Runs a connection where the client and the server ask for disable_1rtt_encryption as
+/// given, sends a recognisable message each way over a link with some loss, and returns
+/// whether each side negotiated it and whether the message was readable on the wire.
+fn plaintext_run(client: bool, server: bool) -> (bool, bool, bool) {
+    use std::sync::{Arc, Mutex};
+    let mut setup = Setup::new(60);
+    setup.client.transport_params.disable_1rtt_encryption = client;
+    setup.server.transport_params.disable_1rtt_encryption = server;
+    setup.c2s.loss = 20_000;
+    setup.s2c.loss = 20_000;
+    let mut sim = Sim::new(setup);
+    let wire: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let sink = wire.clone();
+    sim.drop_filter = Some(Box::new(move |_, d: &[u8]| {
+        sink.lock().unwrap().push(d.to_vec());
+        false
+    }));
+    assert!(sim.handshake(10 * S));
+    let msg: Vec<u8> = b"readable on the wire? "
+        .iter()
+        .copied()
+        .cycle()
+        .take(200_000)
+        .collect();
+    exchange(&mut sim, &msg);
+    assert_eq!(sim.client.received.values().next().unwrap(), &msg);
+    let needle = b"readable on the wire? readable";
+    let seen = wire
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|d| d.windows(needle.len()).any(|w| w == needle));
+    let (c, s) = (
+        sim.client.conn().is_1rtt_unprotected(),
+        sim.server.conn().is_1rtt_unprotected(),
+    );
+    if c {
+        assert!(
+            sim.client.conn_mut().key_update().is_err(),
+            "no keys to update"
+        );
+    }
+    (c, s, seen)
+}
+
+/// disable_1rtt_encryption (lxin/quic's extension): only when both sides ask for it do 1-RTT
+/// packets go without protection; the transfer stays intact (with loss) either way.
+#[test]
+fn disable_1rtt_encryption_only_when_both_ask() {
+    assert_eq!(plaintext_run(true, true), (true, true, true));
+    assert_eq!(plaintext_run(true, false), (false, false, false));
+    assert_eq!(plaintext_run(false, true), (false, false, false));
+    assert_eq!(plaintext_run(false, false), (false, false, false));
 }

@@ -28,6 +28,9 @@ pub(crate) enum EarlyData {
 pub(crate) struct Handshake {
     pub(crate) local_tp: TransportParams,
     pub(crate) peer_tp: Option<TransportParams>,
+    /// Both sides sent disable_1rtt_encryption: 1-RTT packets carry neither payload nor
+    /// header protection (lxin/quic's testing extension, for trusted paths only).
+    pub(crate) plain_1rtt: bool,
     /// `peer_tp` came from this handshake (not remembered from an earlier connection).
     pub(crate) peer_tp_final: bool,
     /// Client: the DCID of our very first Initial. Server: the client's (before any Retry).
@@ -66,6 +69,7 @@ impl Handshake {
         Self {
             local_tp: config.transport_params,
             peer_tp: None,
+            plain_1rtt: false,
             peer_tp_final: false,
             odcid: ConnectionId::EMPTY,
             initial_dcid: ConnectionId::EMPTY,
@@ -319,6 +323,8 @@ impl<C: Crypto> Connection<C> {
             }
             self.paths.set_peer_max_udp_payload(tp.max_udp_payload_size);
             self.pmtud.set_peer_max(tp.max_udp_payload_size);
+            self.hs.plain_1rtt =
+                self.hs.local_tp.disable_1rtt_encryption && tp.disable_1rtt_encryption;
             self.hs.peer_tp_final = true;
         }
         self.hs.peer_tp = Some(*tp);

@@ -278,8 +278,8 @@ impl<C: Crypto> core::fmt::Debug for AppKeys<C> {
 
 impl<C: Crypto> super::Connection<C> {
     /// Starts a 1-RTT key update (`QUIC_SOCKOPT_KEY_UPDATE`). Fails while the handshake is
-    /// not confirmed or the previous update is not finished (no packet of the current phase
-    /// acknowledged yet); [`super::Event::KeyUpdate`] reports when the peer follows.
+    /// not confirmed, the previous update is not finished (no packet of the current phase
+    /// acknowledged yet), or 1-RTT packets are unprotected (disable_1rtt_encryption); [`super::Event::KeyUpdate`] reports when the peer follows.
     pub fn key_update(&mut self) -> super::Result<()> {
         if !self.close.is_open() {
             return Err(super::internal("connection closed"));
@@ -287,6 +287,11 @@ impl<C: Crypto> super::Connection<C> {
         if !self.hs.confirmed {
             return Err(super::internal(
                 "key update before the handshake is confirmed",
+            ));
+        }
+        if self.hs.plain_1rtt {
+            return Err(super::internal(
+                "no 1-RTT keys to update: disable_1rtt_encryption",
             ));
         }
         if !self.keys.app.can_initiate() {

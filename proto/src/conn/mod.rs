@@ -419,7 +419,6 @@ impl<C: Crypto> Connection<C> {
         tp.retry_source_connection_id = None;
         tp.stateless_reset_token = None;
         tp.preferred_address = None;
-        tp.disable_1rtt_encryption = false;
         if self.side == Side::Server {
             tp.original_destination_connection_id = Some(self.hs.odcid);
             tp.retry_source_connection_id = self.hs.retry_scid;
@@ -524,6 +523,12 @@ impl<C: Crypto> Connection<C> {
     /// The key phase bit of the keys we send with.
     pub fn key_phase(&self) -> bool {
         self.keys.app.tx_phase()
+    }
+
+    /// True when both sides sent disable_1rtt_encryption: 1-RTT packets go without payload
+    /// and header protection.
+    pub fn is_1rtt_unprotected(&self) -> bool {
+        self.hs.plain_1rtt
     }
 
     /// The size of the largest datagram we currently send on the active path.

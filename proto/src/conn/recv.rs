@@ -9,7 +9,9 @@ use quic_mem::Vec;
 
 use crate::cid::ConnectionId;
 use crate::crypto::reset::is_stateless_reset;
-use crate::crypto::{open_payload, unprotect_header, Crypto, LimitStatus, Side, Version};
+use crate::crypto::{
+    open_payload, read_header, unprotect_header, Crypto, LimitStatus, Side, Version,
+};
 use crate::error::{Error, TransportError};
 use crate::frame::{Frames, PacketSummary};
 use crate::packet::{parse, Header, PacketType, RetryHeader, VersionNegotiation};
@@ -454,6 +456,11 @@ impl<C: Crypto> Connection<C> {
             PacketType::ZeroRtt => self.keys.early_rx.as_ref(),
             PacketType::OneRtt => {
                 let rx = self.keys.app.rx.as_ref()?;
+                if self.hs.plain_1rtt {
+                    let hdr = read_header(pkt, pn_offset, largest).ok()?;
+                    let range = hdr.header_len..pkt.len();
+                    return Some((hdr, range, None));
+                }
                 let hdr = unprotect_header(&rx.header, pkt, pn_offset, largest).ok()?;
                 let which = self.keys.app.select_rx(hdr.key_phase, hdr.packet_number)?;
                 let key = self.keys.app.rx_packet_key(which)?;

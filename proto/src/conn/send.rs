@@ -64,11 +64,20 @@ struct Built {
     pn: u64,
     /// End of the frames (absolute offset); the tag follows.
     payload_end: usize,
+    /// Length of the AEAD tag: 0 for unprotected 1-RTT packets (disable_1rtt_encryption).
+    tag_len: usize,
     ack_eliciting: bool,
     in_flight: bool,
     /// Carries PATH_CHALLENGE or PATH_RESPONSE: pad the datagram.
     path_frames: bool,
     meta: SentMeta,
+}
+
+impl Built {
+    /// End of the packet (absolute offset), after its tag.
+    fn end(&self) -> usize {
+        self.payload_end + self.tag_len
+    }
 }
 
 fn frame_dir(d: Dir) -> FrameDir {
@@ -317,7 +326,7 @@ impl<C: Crypto> Connection<C> {
                 Mode::Normal { allow_ae },
             )?;
             if let Some(b) = b {
-                pos = b.payload_end + TAG_LEN;
+                pos = b.end();
                 if let Some(slot) = built.get_mut(n) {
                     *slot = Some(b);
                     n += 1;
@@ -446,7 +455,12 @@ impl<C: Crypto> Connection<C> {
         dcid: ConnectionId,
         mode: Mode,
     ) -> Result<Option<Built>> {
-        let body_end = limit.saturating_sub(TAG_LEN);
+        let tag_len = if ptype == PacketType::OneRtt && self.hs.plain_1rtt {
+            0
+        } else {
+            TAG_LEN
+        };
+        let body_end = limit.saturating_sub(tag_len);
         if body_end <= start {
             return Ok(None);
         }
@@ -557,6 +571,7 @@ impl<C: Crypto> Connection<C> {
             layout,
             pn,
             payload_end: start + payload_len,
+            tag_len,
             ack_eliciting: ae,
             in_flight: ae,
             path_frames,
@@ -873,7 +888,7 @@ impl<C: Crypto> Connection<C> {
     /// Sets the Length field, protects the packet and records it for loss recovery.
     fn finalize(&mut self, out: &mut [u8], b: Built, probe_path: bool) -> Result<()> {
         let ecn = self.ecn_mark(probe_path);
-        let end = b.payload_end + TAG_LEN;
+        let end = b.end();
         let pkt = out
             .get_mut(b.start..end)
             .ok_or(internal("packet outside the buffer"))?;
@@ -888,14 +903,17 @@ impl<C: Crypto> Connection<C> {
             PacketType::OneRtt => self.keys.app.tx.as_mut(),
         }
         .ok_or(internal("no keys for the packet"))?;
-        keys.seal_packet(pkt, b.layout.pn_offset, b.pn)
-            .map_err(|e| match e {
-                crate::crypto::CryptoError::LimitReached => Error::new(
-                    TransportError::AeadLimitReached,
-                    "confidentiality limit reached",
-                ),
-                _ => internal("packet protection failed"),
-            })?;
+        // Without a tag the packet goes out as written (disable_1rtt_encryption).
+        if b.tag_len != 0 {
+            keys.seal_packet(pkt, b.layout.pn_offset, b.pn)
+                .map_err(|e| match e {
+                    crate::crypto::CryptoError::LimitReached => Error::new(
+                        TransportError::AeadLimitReached,
+                        "confidentiality limit reached",
+                    ),
+                    _ => internal("packet protection failed"),
+                })?;
+        }
         if b.ptype == PacketType::OneRtt {
             self.keys.app.on_sent(b.pn);
         }
@@ -949,7 +967,7 @@ impl<C: Crypto> Connection<C> {
                 continue;
             }
             if let Some(b) = self.build_packet(out, pos, limit, space, ptype, dcid, Mode::Close)? {
-                pos = b.payload_end + TAG_LEN;
+                pos = b.end();
                 if let Some(slot) = built.get_mut(n) {
                     *slot = Some(b);
                     n += 1;
@@ -1010,11 +1028,7 @@ impl<C: Crypto> Connection<C> {
             return Ok(None);
         };
         let mut built = [Some(b), None, None];
-        let pos = built
-            .iter()
-            .flatten()
-            .map(|b| b.payload_end + TAG_LEN)
-            .sum();
+        let pos = built.iter().flatten().map(|b| b.end()).sum();
         let pos = Self::pad_last(&mut built, out, pos, limit);
         if let Some(b) = built[0].take() {
             self.finalize(out, b, true)?;
@@ -1051,7 +1065,7 @@ impl<C: Crypto> Connection<C> {
             return Ok(None);
         };
         b.meta.pmtu_probe = u16::try_from(size).unwrap_or(u16::MAX);
-        let len = b.payload_end + TAG_LEN;
+        let len = b.end();
         self.pmtud.on_sent(size);
         self.finalize(out, b, false)?;
         Ok(Some(self.datagram_sent(len, false)))

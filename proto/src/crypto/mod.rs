@@ -23,8 +23,8 @@ pub mod zeroize;
 pub use initial::{initial_keys, initial_secrets, InitialKeys};
 pub use limits::{ConfidentialityCounter, IntegrityCounter, LimitStatus};
 pub use protect::{
-    open_packet, open_payload, seal_packet, unprotect_header, DirectionalKeys, HeaderProtectionKey,
-    OpenedPacket, PacketKey, UnprotectedHeader,
+    open_packet, open_payload, read_header, seal_packet, unprotect_header, DirectionalKeys,
+    HeaderProtectionKey, OpenedPacket, PacketKey, UnprotectedHeader,
 };
 pub use suite::{CipherSuite, Hash, Side, Version};
 pub use zeroize::Secret;

@@ -390,20 +390,30 @@ pub fn unprotect_header<C: Crypto>(
     let sample = sample_at(packet, pn_offset)?;
     let mask = hp.mask(&sample)?;
     let first_byte = packet.first_mut().ok_or(CryptoError::Malformed)?;
-    let long_header = *first_byte & LONG_HEADER != 0;
     *first_byte ^= mask[0] & first_byte_mask(*first_byte);
-    let first = *first_byte;
-    let pn_len = usize::from(first & 0x03) + 1;
+    let pn_len = usize::from(*first_byte & 0x03) + 1;
     apply_pn_mask(packet, pn_offset, pn_len, &mask);
+    read_header(packet, pn_offset, largest_pn)
+}
 
-    // Read all four candidate bytes and shift, rather than looping over pn_len.
-    let mut word = [0u8; MAX_PN_LEN];
-    word.copy_from_slice(
-        packet
-            .get(pn_offset..pn_offset + MAX_PN_LEN)
-            .ok_or(CryptoError::Malformed)?,
-    );
-    let truncated = u32::from_be_bytes(word) >> (8 * (MAX_PN_LEN - pn_len));
+/// Reads the packet number and the first byte's bits of a packet without header protection
+/// (already removed, or a 1-RTT packet of a connection that negotiated
+/// disable_1rtt_encryption).
+pub fn read_header(
+    packet: &[u8],
+    pn_offset: usize,
+    largest_pn: Option<u64>,
+) -> Result<UnprotectedHeader, CryptoError> {
+    let first = *packet.first().ok_or(CryptoError::Malformed)?;
+    if pn_offset == 0 {
+        return Err(CryptoError::Malformed);
+    }
+    let long_header = first & LONG_HEADER != 0;
+    let pn_len = usize::from(first & 0x03) + 1;
+    let field = packet
+        .get(pn_offset..pn_offset.saturating_add(pn_len))
+        .ok_or(CryptoError::Malformed)?;
+    let truncated = field.iter().fold(0u32, |acc, b| acc << 8 | u32::from(*b));
     let packet_number = crate::packet::number::decode(largest_pn, truncated, pn_len);
 
     let (key_phase, reserved_bits) = if long_header {
