@@ -31,6 +31,7 @@ from aioquic.quic.events import (
     ConnectionTerminated,
     DatagramFrameReceived,
     HandshakeCompleted,
+    PingAcknowledged,
     StreamDataReceived,
     StreamReset,
 )
@@ -174,9 +175,12 @@ class ClientProtocol(QuicConnectionProtocol):
         self.all_done = asyncio.Event()
         self.expected = 0
         self.terminated = None
+        self.pings_acked = set()
 
     def quic_event_received(self, event):
-        if isinstance(event, StreamDataReceived):
+        if isinstance(event, PingAcknowledged):
+            self.pings_acked.add(event.uid)
+        elif isinstance(event, StreamDataReceived):
             buf = self.responses.setdefault(event.stream_id, bytearray())
             buf += event.data
             if event.end_stream:
@@ -226,9 +230,19 @@ async def one_connection(args, cfg, tickets, zero_rtt: bool) -> dict:
                 await asyncio.wait_for(proto.all_done.wait(), 0.05)
             except asyncio.TimeoutError:
                 pass
-            if args.key_update and key_updates < 5 and quic._handshake_confirmed:
+            # RFC 9001 §6.1: a new update only once a packet of the current phase was
+            # acknowledged. aioquic does not check this itself, so each update sends a PING
+            # in the new phase and the next one waits for its acknowledgment.
+            if (
+                args.key_update
+                and key_updates < 5
+                and quic._handshake_confirmed
+                and (key_updates == 0 or key_updates in proto.pings_acked)
+            ):
                 proto.request_key_update()
                 key_updates += 1
+                quic.send_ping(key_updates)
+                proto.transmit()
         if args.datagrams:
             end = time.monotonic() + 2.0
             while len(proto.echoed) < args.datagrams and time.monotonic() < end:
