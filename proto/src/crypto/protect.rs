@@ -306,9 +306,7 @@ fn sample_at(packet: &[u8], pn_offset: usize) -> Result<[u8; SAMPLE_LEN], Crypto
         .checked_add(SAMPLE_LEN)
         .ok_or(CryptoError::Malformed)?;
     let bytes = packet.get(start..end).ok_or(CryptoError::Malformed)?;
-    let mut sample = [0u8; SAMPLE_LEN];
-    sample.copy_from_slice(bytes);
-    Ok(sample)
+    <[u8; SAMPLE_LEN]>::try_from(bytes).map_err(|_| CryptoError::Malformed)
 }
 
 /// Protects one packet in place.
@@ -341,7 +339,14 @@ pub fn seal_packet<C: Crypto>(
     let pn_field = buf
         .get_mut(pn_offset..header_len)
         .ok_or(CryptoError::Malformed)?;
-    pn_field.copy_from_slice(pn_bytes.get(8 - pn_len..).ok_or(CryptoError::Malformed)?);
+    // The low `pn_len` bytes, big endian (a zip rather than copy_from_slice, whose length
+    // check would be a panic path in the kernel build).
+    let low = pn_bytes
+        .get(pn_bytes.len().saturating_sub(pn_len)..)
+        .ok_or(CryptoError::Malformed)?;
+    for (d, s) in pn_field.iter_mut().zip(low) {
+        *d = *s;
+    }
 
     let (header, body) = crate::codec::split_mut(buf, header_len).ok_or(CryptoError::Malformed)?;
     key.seal_payload(pn, header, body)?;
