@@ -47,7 +47,7 @@
 //! | `QUIC_SOCKOPT_CONNECTION_CLOSE` | [`Connection::close`], [`Connection::close_info`] |
 //! | `QUIC_SOCKOPT_CONNECTION_MIGRATION` | [`Connection::migrate`]; server: [`Connection::set_preferred_address`] |
 //! | `QUIC_SOCKOPT_KEY_UPDATE` | [`Connection::key_update`] |
-//! | `QUIC_SOCKOPT_TRANSPORT_PARAM` | [`Config::transport_params`], [`Connection::local_transport_params`], [`Connection::peer_transport_params`], [`Connection::set_remembered_transport_params`] |
+//! | `QUIC_SOCKOPT_TRANSPORT_PARAM` | [`Config::transport_params`], [`Connection::local_transport_params`], [`Connection::peer_transport_params`], [`Connection::set_remembered_transport_params`]; disable_1rtt_encryption: [`Connection::is_1rtt_unprotected`] |
 //! | `QUIC_SOCKOPT_CONFIG` | [`Config`] |
 //! | `QUIC_SOCKOPT_TOKEN` | client: [`Connection::set_token`]; server: [`Connection::issue_token`] |
 //! | `QUIC_SOCKOPT_CRYPTO_SECRET` | [`Connection::install_secret`] |
