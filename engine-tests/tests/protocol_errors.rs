@@ -39,50 +39,9 @@ fn violate_full(
     let mut sim = Sim::new(setup);
     assert!(sim.handshake(5 * S));
     sim.run_for(S);
-    let (sender, receiver) = if to_server {
-        (&sim.client, &sim.server)
-    } else {
-        (&sim.server, &sim.client)
-    };
-    let secret = sender.tls.as_ref().unwrap().app_secret(to_server).unwrap();
-    let dcid = receiver.conn().local_cids().next().unwrap().1;
-    let mut keys = DirectionalKeys::<HostCrypto>::new(
-        &HostCrypto,
-        CipherSuite::Aes128Gcm,
-        Version::V1,
-        &secret,
-    )
-    .unwrap();
-    let mut buf = [0u8; 1200];
-    let mut w = Writer::new(&mut buf);
-    let pn = 1_000_000;
-    let layout = write_short(
-        &mut w,
-        &ShortHeader { dcid, spin: false },
-        false,
-        pn,
-        4,
-        true,
-    )
-    .unwrap();
-    w.bytes(frames).unwrap();
-    // Enough payload for header protection's sample.
-    w.zeros(20).unwrap();
-    let end = w.position() + TAG_LEN;
-    if reserved_bits {
-        buf[0] |= 0x08;
-    }
-    keys.seal_packet(&mut buf[..end], layout.pn_offset, pn)
-        .unwrap();
-    sim.inject(to_server, buf[..end].to_vec());
-    let until = sim.now + 5 * S;
-    assert!(sim.run_until(until, |s| {
-        let h = if to_server { &s.server } else { &s.client };
-        h.closed.is_some()
-    }));
-    let h = if to_server { &sim.server } else { &sim.client };
-    let info = h.closed.as_ref().unwrap().duplicate();
-    assert_eq!(info.source, CloseSource::Local);
+    let pkt = forge(&sim, to_server, 0, 1_000_000, frames, reserved_bits);
+    sim.inject(to_server, pkt);
+    let close = local_close(&mut sim, to_server);
     // The peer hears about it too.
     let until = sim.now + 5 * S;
     let other_closed = sim.run_until(until, |s| {
@@ -90,7 +49,7 @@ fn violate_full(
         o.closed.is_some()
     });
     assert!(other_closed);
-    (info.code, info.frame_type)
+    close
 }
 
 fn code(e: TransportError) -> u64 {
@@ -206,8 +165,16 @@ fn datagram_larger_than_allowed() {
 }
 
 /// A 1-RTT packet from `sim`'s client (`from_client`) or server, protected with generation
-/// `generation` of its 1-RTT key (key phase = generation parity), carrying `frames`.
-fn forge(sim: &Sim, from_client: bool, generation: u32, pn: u64, frames: &[u8]) -> Vec<u8> {
+/// `generation` of its 1-RTT key (key phase = generation parity), carrying `frames` (and
+/// with a reserved bit set if `reserved_bits`).
+fn forge(
+    sim: &Sim,
+    from_client: bool,
+    generation: u32,
+    pn: u64,
+    frames: &[u8],
+    reserved_bits: bool,
+) -> Vec<u8> {
     let (sender, receiver) = if from_client {
         (&sim.client, &sim.server)
     } else {
@@ -243,8 +210,12 @@ fn forge(sim: &Sim, from_client: bool, generation: u32, pn: u64, frames: &[u8]) 
     )
     .unwrap();
     w.bytes(frames).unwrap();
+    // Enough payload for header protection's sample.
     w.zeros(20).unwrap();
     let end = w.position() + TAG_LEN;
+    if reserved_bits {
+        buf[0] |= 0x08;
+    }
     keys.seal_packet(&mut buf[..end], layout.pn_offset, pn)
         .unwrap();
     buf[..end].to_vec()
@@ -279,14 +250,14 @@ fn consecutive_key_updates_without_acknowledgment() {
     assert!(sim.handshake(5 * S));
     sim.run_for(S);
     // Generation 1: a valid update by the "client"; the server follows.
-    sim.inject(true, forge(&sim, true, 1, 1_000_000, &[0x01]));
+    sim.inject(true, forge(&sim, true, 1, 1_000_000, &[0x01], false));
     sim.run_for(S);
     assert!(sim.server.closed.is_none(), "a single update is valid");
     assert!(sim.server.conn().key_phase(), "the server followed");
     // Generations 2 and 3 arrive together: the second update comes before the server
     // acknowledged anything of generation 2.
-    sim.inject(true, forge(&sim, true, 2, 1_000_010, &[0x01]));
-    sim.inject(true, forge(&sim, true, 3, 1_000_011, &[0x01]));
+    sim.inject(true, forge(&sim, true, 2, 1_000_010, &[0x01], false));
+    sim.inject(true, forge(&sim, true, 3, 1_000_011, &[0x01], false));
     let (c, _) = local_close(&mut sim, true);
     assert_eq!(c, code(TransportError::KeyUpdateError));
 }
@@ -346,7 +317,7 @@ fn old_keys_acknowledging_a_packet_with_newer_keys() {
     let n = w.position();
     ack.extend_from_slice(&b[..n]);
     ack.extend_from_slice(&[0, 0, 0]);
-    sim.inject(false, forge(&sim, false, 0, 1_000_000, &ack));
+    sim.inject(false, forge(&sim, false, 0, 1_000_000, &ack, false));
     let (c, ft) = local_close(&mut sim, false);
     assert_eq!(c, code(TransportError::KeyUpdateError));
     assert_eq!(ft, 0x02);
