@@ -12,8 +12,8 @@
 //! window before the last reduction), fast convergence `W_max = cwnd * (1+β)/2 = cwnd * 17/20`.
 //! Fractions of a byte of growth are carried over between acknowledgments.
 
-use super::window::Window;
-use super::{CcConfig, CongestionControl};
+use super::window::{Window, WindowAlgorithm};
+use super::CcConfig;
 use crate::recovery::math::{icbrt, mul_div};
 use crate::recovery::rtt::RttEstimator;
 
@@ -71,11 +71,6 @@ impl Cubic {
             inc_rem: 0,
             last_ack: None,
         }
-    }
-
-    /// The shared window state.
-    pub fn state(&self) -> &Window {
-        &self.w
     }
 
     /// `W_max` in bytes.
@@ -174,13 +169,16 @@ impl Cubic {
     }
 }
 
-impl CongestionControl for Cubic {
-    fn on_packet_sent(&mut self, now: u64, bytes: u64) {
-        self.w.on_sent(now, bytes);
+impl WindowAlgorithm for Cubic {
+    fn window_state(&self) -> &Window {
+        &self.w
     }
 
-    fn on_packet_acked(&mut self, now: u64, sent_time: u64, bytes: u64, rtt: &RttEstimator) {
-        self.w.on_removed(bytes);
+    fn window_state_mut(&mut self) -> &mut Window {
+        &mut self.w
+    }
+
+    fn grow(&mut self, now: u64, sent_time: u64, bytes: u64, rtt: &RttEstimator) {
         let since_last = self.last_ack.map_or(0, |l| now.saturating_sub(l));
         self.last_ack = Some(now);
         if self.w.app_limited {
@@ -201,19 +199,7 @@ impl CongestionControl for Cubic {
         self.congestion_avoidance(now, bytes, rtt);
     }
 
-    fn on_packet_lost(&mut self, bytes: u64) {
-        self.w.on_removed(bytes);
-    }
-
-    fn on_packet_discarded(&mut self, bytes: u64) {
-        self.w.on_removed(bytes);
-    }
-
-    fn on_congestion_event(&mut self, now: u64, sent_time: u64) {
-        if self.w.in_recovery(sent_time) {
-            return;
-        }
-        self.w.enter_recovery(now);
+    fn reduce(&mut self) {
         let cwnd = self.w.cwnd;
         self.cwnd_prior = cwnd;
         // Fast convergence: release bandwidth when the window did not recover its last peak.
@@ -227,39 +213,15 @@ impl CongestionControl for Cubic {
         self.epoch_start = None;
     }
 
-    fn on_persistent_congestion(&mut self, _now: u64) {
-        self.w.collapse();
+    fn restart(&mut self) {
         self.epoch_start = None;
-    }
-
-    fn on_rtt_sample(&mut self, _now: u64, rtt: &RttEstimator) {
-        self.w.on_rtt_sample(rtt.latest());
-    }
-
-    fn set_app_limited(&mut self, app_limited: bool) {
-        self.w.app_limited = app_limited;
-    }
-
-    fn set_max_datagram_size(&mut self, max_datagram_size: u64) {
-        self.w.set_mds(max_datagram_size);
-    }
-
-    fn window(&self) -> u64 {
-        self.w.cwnd
-    }
-
-    fn bytes_in_flight(&self) -> u64 {
-        self.w.in_flight
-    }
-
-    fn ssthresh(&self) -> u64 {
-        self.w.ssthresh
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recovery::cc::CongestionControl;
 
     const MDS: u64 = 1200;
 
@@ -343,7 +305,7 @@ mod tests {
         c.on_congestion_event(1_000, 500);
         c.on_persistent_congestion(2_000);
         assert_eq!(c.window(), 2 * MDS);
-        assert!(c.state().in_slow_start());
+        assert!(c.window_state().in_slow_start());
         c.on_packet_acked(3_000, 2_500, MDS, &rtt);
         assert_eq!(c.window(), 3 * MDS);
     }

@@ -4,8 +4,8 @@
 //! the minimum window) and starts a recovery period, congestion avoidance adds one maximum
 //! datagram per window of acknowledged bytes.
 
-use super::window::Window;
-use super::{CcConfig, CongestionControl};
+use super::window::{Window, WindowAlgorithm};
+use super::CcConfig;
 use crate::recovery::rtt::RttEstimator;
 
 /// `kLossReductionFactor` as a fraction: 1/2.
@@ -27,20 +27,18 @@ impl Reno {
             acked: 0,
         }
     }
-
-    /// The shared window state.
-    pub fn state(&self) -> &Window {
-        &self.w
-    }
 }
 
-impl CongestionControl for Reno {
-    fn on_packet_sent(&mut self, now: u64, bytes: u64) {
-        self.w.on_sent(now, bytes);
+impl WindowAlgorithm for Reno {
+    fn window_state(&self) -> &Window {
+        &self.w
     }
 
-    fn on_packet_acked(&mut self, _now: u64, sent_time: u64, bytes: u64, _rtt: &RttEstimator) {
-        self.w.on_removed(bytes);
+    fn window_state_mut(&mut self) -> &mut Window {
+        &mut self.w
+    }
+
+    fn grow(&mut self, _now: u64, sent_time: u64, bytes: u64, _rtt: &RttEstimator) {
         if !self.w.may_grow(sent_time) {
             return;
         }
@@ -62,57 +60,21 @@ impl CongestionControl for Reno {
         }
     }
 
-    fn on_packet_lost(&mut self, bytes: u64) {
-        self.w.on_removed(bytes);
-    }
-
-    fn on_packet_discarded(&mut self, bytes: u64) {
-        self.w.on_removed(bytes);
-    }
-
-    fn on_congestion_event(&mut self, now: u64, sent_time: u64) {
-        if self.w.in_recovery(sent_time) {
-            return;
-        }
-        self.w.enter_recovery(now);
+    fn reduce(&mut self) {
         self.w.ssthresh = self.w.cwnd / LOSS_REDUCTION.1 * LOSS_REDUCTION.0;
         self.w.cwnd = self.w.ssthresh.max(self.w.min_window());
         self.acked = 0;
     }
 
-    fn on_persistent_congestion(&mut self, _now: u64) {
-        self.w.collapse();
+    fn restart(&mut self) {
         self.acked = 0;
-    }
-
-    fn on_rtt_sample(&mut self, _now: u64, rtt: &RttEstimator) {
-        self.w.on_rtt_sample(rtt.latest());
-    }
-
-    fn set_app_limited(&mut self, app_limited: bool) {
-        self.w.app_limited = app_limited;
-    }
-
-    fn set_max_datagram_size(&mut self, max_datagram_size: u64) {
-        self.w.set_mds(max_datagram_size);
-    }
-
-    fn window(&self) -> u64 {
-        self.w.cwnd
-    }
-
-    fn bytes_in_flight(&self) -> u64 {
-        self.w.in_flight
-    }
-
-    fn ssthresh(&self) -> u64 {
-        self.w.ssthresh
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recovery::cc::CongestionControl;
 
     const MDS: u64 = 1200;
     const RTT: u64 = 100_000;
@@ -259,12 +221,12 @@ mod tests {
                 cc.on_packet_acked(t + latest, t, MDS, &rtt);
             }
             t += latest;
-            if !cc.state().in_slow_start() {
+            if !cc.window_state().in_slow_start() {
                 break;
             }
         }
-        assert!(!cc.state().in_slow_start());
+        assert!(!cc.window_state().in_slow_start());
         assert_eq!(cc.ssthresh(), cc.window());
-        assert!(cc.state().recovery_start.is_none());
+        assert!(cc.window_state().recovery_start.is_none());
     }
 }

@@ -2,7 +2,84 @@
 //! (RFC 9002 §7.3.2), slow start with optional HyStart++, and the app-limited hint.
 
 use super::hystart::{HyStart, Verdict};
-use super::{clamp_mds, initial_window, minimum_window, CcConfig};
+use super::{clamp_mds, initial_window, minimum_window, CcConfig, CongestionControl};
+use crate::recovery::rtt::RttEstimator;
+
+/// What a window-based algorithm adds to [`Window`]: how the window grows on acknowledgments
+/// and how it shrinks on a congestion event. Every such algorithm gets the whole
+/// [`CongestionControl`] interface from this (the bookkeeping of the flight, the recovery
+/// period, persistent congestion, HyStart++ samples and the maximum datagram size live in
+/// [`Window`] and are the same for all).
+pub trait WindowAlgorithm {
+    /// The shared window state.
+    fn window_state(&self) -> &Window;
+    /// The shared window state, mutably.
+    fn window_state_mut(&mut self) -> &mut Window;
+    /// `bytes` of a packet sent at `sent_time` were acknowledged at `now` and already left
+    /// the flight: grow the window as the algorithm does.
+    fn grow(&mut self, now: u64, sent_time: u64, bytes: u64, rtt: &RttEstimator);
+    /// A congestion event started a recovery period: reduce the window.
+    fn reduce(&mut self);
+    /// The window collapsed after persistent congestion: reset the algorithm's own state.
+    fn restart(&mut self);
+}
+
+impl<A: WindowAlgorithm> CongestionControl for A {
+    fn on_packet_sent(&mut self, now: u64, bytes: u64) {
+        self.window_state_mut().on_sent(now, bytes);
+    }
+
+    fn on_packet_acked(&mut self, now: u64, sent_time: u64, bytes: u64, rtt: &RttEstimator) {
+        self.window_state_mut().on_removed(bytes);
+        self.grow(now, sent_time, bytes, rtt);
+    }
+
+    fn on_packet_lost(&mut self, bytes: u64) {
+        self.window_state_mut().on_removed(bytes);
+    }
+
+    fn on_packet_discarded(&mut self, bytes: u64) {
+        self.window_state_mut().on_removed(bytes);
+    }
+
+    fn on_congestion_event(&mut self, now: u64, sent_time: u64) {
+        let w = self.window_state_mut();
+        if w.in_recovery(sent_time) {
+            return;
+        }
+        w.enter_recovery(now);
+        self.reduce();
+    }
+
+    fn on_persistent_congestion(&mut self, _now: u64) {
+        self.window_state_mut().collapse();
+        self.restart();
+    }
+
+    fn on_rtt_sample(&mut self, _now: u64, rtt: &RttEstimator) {
+        self.window_state_mut().on_rtt_sample(rtt.latest());
+    }
+
+    fn set_app_limited(&mut self, app_limited: bool) {
+        self.window_state_mut().app_limited = app_limited;
+    }
+
+    fn set_max_datagram_size(&mut self, max_datagram_size: u64) {
+        self.window_state_mut().set_mds(max_datagram_size);
+    }
+
+    fn window(&self) -> u64 {
+        self.window_state().cwnd
+    }
+
+    fn bytes_in_flight(&self) -> u64 {
+        self.window_state().in_flight
+    }
+
+    fn ssthresh(&self) -> u64 {
+        self.window_state().ssthresh
+    }
+}
 
 /// State common to every controller.
 #[derive(Debug, Clone)]
