@@ -119,6 +119,12 @@ fn aio_client_vs_ours(
     (report, srv)
 }
 
+/// Our server lists v2 first (by default it prefers v1).
+fn prefer_v2(c: &mut quic_interop::peer::ServerConfig) {
+    c.engine.versions =
+        quic_proto::conn::VersionList::new(&[QUIC_VERSION_V2, QUIC_VERSION_V1]).unwrap();
+}
+
 #[test]
 fn aioquic_client_kquic_server_streams_datagrams_key_update() {
     let (r, srv) = aio_client_vs_ours(
@@ -177,28 +183,14 @@ fn aioquic_client_kquic_server_zero_rtt() {
 fn aioquic_client_kquic_server_v2() {
     // Our server prefers v1 by default and would switch a v2 client that also lists v1 back to
     // v1 (compatible version negotiation): make it prefer v2.
-    let (r, _) = aio_client_vs_ours(
-        None,
-        |c| {
-            c.engine.versions =
-                quic_proto::conn::VersionList::new(&[QUIC_VERSION_V2, QUIC_VERSION_V1]).unwrap()
-        },
-        &["--version", "v2", "--up", "100000"],
-    );
+    let (r, _) = aio_client_vs_ours(None, prefer_v2, &["--version", "v2", "--up", "100000"]);
     assert_eq!(json_field(&r, "version"), Some("0x6b3343cf"));
 }
 
 #[test]
 fn aioquic_client_kquic_server_compatible_negotiation_to_v2() {
     // The client starts in v1 listing v2 too; our server prefers v2 and switches (RFC 9368).
-    let (r, _) = aio_client_vs_ours(
-        None,
-        |c| {
-            c.engine.versions =
-                quic_proto::conn::VersionList::new(&[QUIC_VERSION_V2, QUIC_VERSION_V1]).unwrap()
-        },
-        &["--version", "v1", "--versions", "v1,v2"],
-    );
+    let (r, _) = aio_client_vs_ours(None, prefer_v2, &["--version", "v1", "--versions", "v1,v2"]);
     assert_eq!(json_field(&r, "version"), Some("0x6b3343cf"));
 }
 
