@@ -315,3 +315,69 @@ fn receive_windows_auto_tune_on_a_long_fat_path() {
         "auto-tuned {tuned} us vs fixed {fixed} us"
     );
 }
+
+/// Writes eleven 100-byte pieces on one stream 1 ms apart (the path's RTT is 20 ms), then
+/// optionally a last piece with FIN, and returns how many datagrams with 1-RTT packets the
+/// client sent meanwhile and the time the server had everything.
+fn small_writes(nodelay: bool, fin_at_end: bool) -> (usize, u64) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let mut setup = Setup::new(12);
+    setup.client.stream_data_nodelay = nodelay;
+    let mut sim = Sim::new(setup);
+    assert!(sim.handshake(5 * S));
+    sim.run_for(S);
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    sim.drop_filter = Some(Box::new(move |from_client, d: &[u8]| {
+        if from_client && d[0] & 0x80 == 0 {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        false
+    }));
+    let id = sim.client.conn_mut().stream_open(Dir::Uni).unwrap();
+    let start = sim.now;
+    let mut all = Vec::new();
+    for i in 0..11u8 {
+        let piece = [i; 100];
+        all.extend_from_slice(&piece);
+        sim.client.send(id, &piece, false);
+        let t = sim.now + 1000;
+        while sim.now < t {
+            sim.step_until(t);
+        }
+    }
+    if fin_at_end {
+        sim.client.send(id, b"end", true);
+        all.extend_from_slice(b"end");
+    }
+    let until = sim.now + 5 * S;
+    assert!(sim.run_until(until, |s| s
+        .server
+        .received
+        .get(&id.raw())
+        .is_some_and(|r| r.len() == all.len())));
+    assert_eq!(sim.server.received[&id.raw()], all);
+    let done = sim.now - start;
+    (count.load(Ordering::Relaxed), done)
+}
+
+/// `stream_data_nodelay` off (the socket API's default) is Nagle's rule: small writes while
+/// data is in flight are held and leave together once the first packet is acknowledged; on,
+/// every write leaves at once. A FIN is never held.
+#[test]
+fn nagle_coalesces_small_writes_unless_nodelay() {
+    let (nagle, _) = small_writes(false, false);
+    let (nodelay, _) = small_writes(true, false);
+    println!("1-RTT datagrams for 11 small writes: Nagle {nagle}, nodelay {nodelay}");
+    assert!(nodelay >= 11, "nodelay sent {nodelay}");
+    assert!(nagle <= 3, "Nagle sent {nagle}");
+    // With FIN after the pieces, the held data goes with it at once: done in about one
+    // round trip after the last write, not waiting for the first packet's ACK.
+    let (_, with_fin) = small_writes(false, true);
+    let (_, nodelay_fin) = small_writes(true, true);
+    assert!(
+        with_fin <= nodelay_fin + 5_000,
+        "FIN waited: {with_fin} us vs {nodelay_fin} us without Nagle"
+    );
+}

@@ -104,6 +104,11 @@ pub struct Config {
     pub max_probe_size: u64,
     /// Ack-eliciting packets received before an ACK is sent at once (1-RTT).
     pub ack_eliciting_threshold: u32,
+    /// `QUIC_CONFIG.stream_data_nodelay`: send stream data as soon as it is written. Off (the
+    /// default, as in the socket API) is Nagle's rule: while 1-RTT packets are in flight,
+    /// new stream data waits until a full packet's worth is queued, unless a FIN or a
+    /// retransmission goes with it.
+    pub stream_data_nodelay: bool,
     /// Length of the connection IDs this endpoint issues (0 to 20; 0 only when the endpoint
     /// never needs to route by connection ID).
     pub cid_len: usize,
@@ -160,6 +165,7 @@ impl Config {
             max_datagram_size: 1200,
             max_probe_size: 1452,
             ack_eliciting_threshold: DEFAULT_ACK_ELICITING_THRESHOLD,
+            stream_data_nodelay: false,
             cid_len: 8,
             reset_key: Key32::default(),
             token_key: Key32::default(),

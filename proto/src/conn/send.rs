@@ -219,9 +219,25 @@ impl<C: Crypto> Connection<C> {
                 one_rtt_only
                     || self.streams.has_control()
                     || !self.dgram.send.is_empty()
-                    || self.streams.has_stream_data()
+                    || (self.streams.has_stream_data() && !self.nagle_holds(ptype))
             }
         }
+    }
+
+    /// Nagle's rule (unless [`Config::stream_data_nodelay`](super::Config)): new 1-RTT
+    /// stream data smaller than a full packet waits while ack-eliciting 1-RTT packets are in
+    /// flight; their acknowledgment (or loss) releases it. 0-RTT data never waits.
+    fn nagle_holds(&self, ptype: PacketType) -> bool {
+        if self.cfg.stream_data_nodelay
+            || ptype != PacketType::OneRtt
+            || self.loss.sent(Space::Application).ack_eliciting_in_flight() == 0
+        {
+            return false;
+        }
+        // A full packet's payload: the datagram less the short header, the tag and a STREAM
+        // frame header at their largest.
+        let full = self.paths.active.mtu.saturating_sub(1 + 20 + 4 + 16 + 25);
+        !self.streams.stream_data_worth_sending(full)
     }
 
     /// Builds the next datagram for the active path; with GSO enabled, more full-size
@@ -704,7 +720,10 @@ impl<C: Crypto> Connection<C> {
         if space == Space::Application {
             ae |= self.write_stream_control(w, meta)?;
             ae |= self.write_datagrams(w);
-            ae |= self.write_streams(w, meta)?;
+            // Small stream data rides along with other frames or a probe, else Nagle's rule.
+            if ae || self.space(space).probes > 0 || !self.nagle_holds(ptype) {
+                ae |= self.write_streams(w, meta)?;
+            }
         }
         let sp = self.space(space);
         if !ae && (sp.ping || sp.probes > 0) && Frame::Ping.encode(w).is_ok() {

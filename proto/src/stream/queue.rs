@@ -62,7 +62,6 @@ impl<T: Copy> Fifo<T> {
     }
 
     /// The queued values, front first.
-    #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> + '_ {
         self.items.get(self.head..).unwrap_or(&[]).iter()
     }

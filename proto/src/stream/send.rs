@@ -184,6 +184,18 @@ impl SendStream {
                 || self.written > self.sent && self.credit.available() > 0 && conn_available > 0)
     }
 
+    /// For Nagle's rule: `(urgent, new)` where `urgent` means lost data, a lost FIN or a
+    /// written FIN waits (sent at once), and `new` counts the new bytes the stream credit lets
+    /// go now.
+    pub fn pending(&self) -> (bool, u64) {
+        if !self.is_sending() {
+            return (false, 0);
+        }
+        let urgent = !self.lost.is_empty() || matches!(self.fin, Fin::Lost | Fin::Unsent);
+        let new = (self.written - self.sent).min(self.credit.available());
+        (urgent, new)
+    }
+
     /// True when unsent data waits only for connection credit.
     pub fn is_conn_blocked(&self, conn_available: u64) -> bool {
         self.is_sending()

@@ -82,6 +82,29 @@ impl Streams {
         !self.send_queue.is_empty()
     }
 
+    /// Nagle's rule (a small write waits while data is in flight): true when the queued
+    /// stream data is worth a packet now: at least `full` new bytes within flow control, or
+    /// anything urgent (a retransmission or a FIN). Stops looking as soon as it knows.
+    pub fn stream_data_worth_sending(&self, full: u64) -> bool {
+        let conn = self.conn_send.available();
+        let mut new = 0u64;
+        for id in self.send_queue.iter() {
+            let Some(send) = self
+                .find(*id)
+                .and_then(|i| self.streams.get(i))
+                .and_then(|e| e.stream.send.as_ref())
+            else {
+                continue;
+            };
+            let (urgent, n) = send.pending();
+            new = new.saturating_add(n);
+            if urgent || new.min(conn) >= full {
+                return true;
+            }
+        }
+        false
+    }
+
     /// True when [`poll_control`](Self::poll_control) may have a frame to send (MAX_DATA
     /// decisions are taken at poll time, so this can be true with nothing to send).
     pub fn has_control(&self) -> bool {
