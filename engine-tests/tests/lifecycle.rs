@@ -125,20 +125,23 @@ fn keepalive_keeps_an_idle_connection() {
 
 #[test]
 fn stateless_reset_is_detected() {
-    stateless_reset_case(false);
+    stateless_reset_case(false, 8);
+    stateless_reset_case(false, 0);
 }
 
-/// Unprotected 1-RTT packets never fail to open, but a reset's random Destination Connection
-/// ID matches none of ours, so it is still found by the reset check (not read as frames).
+/// Unprotected 1-RTT packets never fail to open, and with zero-length connection IDs every
+/// short header is ours: the reset must be spotted before its bytes are read as frames.
 #[test]
 fn stateless_reset_is_detected_with_disable_1rtt_encryption() {
-    stateless_reset_case(true);
+    stateless_reset_case(true, 8);
+    stateless_reset_case(true, 0);
 }
 
-fn stateless_reset_case(plain: bool) {
+fn stateless_reset_case(plain: bool, client_cid_len: usize) {
     let mut setup = Setup::new(56);
     setup.client.transport_params.disable_1rtt_encryption = plain;
     setup.server.transport_params.disable_1rtt_encryption = plain;
+    setup.client.cid_len = client_cid_len;
     let mut sim = Sim::new(setup);
     assert!(sim.handshake(5 * S));
     assert_eq!(sim.client.conn().is_1rtt_unprotected(), plain);

@@ -242,6 +242,19 @@ fn local_close(sim: &mut Sim, receiver_is_server: bool) -> (u64, u64) {
     (info.code, info.frame_type)
 }
 
+/// The peer's first key update needs no acknowledgment of its phase-0 packets: right after
+/// the handshake, before the server acknowledged anything of the client's 1-RTT packets, it
+/// is accepted (RFC 9001 §6.1 asks for one only before a subsequent update).
+#[test]
+fn first_key_update_right_after_the_handshake() {
+    let mut sim = Sim::new(Setup::fake(42));
+    assert!(sim.handshake(5 * S));
+    sim.inject(true, forge(&sim, true, 1, 1_000_000, &[0x01], false));
+    sim.run_for(S);
+    assert!(sim.server.closed.is_none(), "{:?}", sim.server.closed);
+    assert!(sim.server.conn().key_phase(), "the server followed");
+}
+
 /// One key update by the peer is fine; a second one before we acknowledged any packet of the
 /// first new phase is KEY_UPDATE_ERROR (RFC 9001 §6.1, §6.5).
 #[test]

@@ -41,8 +41,8 @@ pub(crate) struct AppKeys<C: Crypto> {
     tx_phase_acked: bool,
     /// First packet number received with the current receive key.
     first_rx_pn: Option<u64>,
-    /// We sent an ACK covering a packet of the current receive phase: only then may the peer
-    /// start the next update (RFC 9001 §6.1).
+    /// The peer may start the next update: we sent an ACK covering a packet of its current
+    /// phase, or it has not updated yet (RFC 9001 §6.1).
     rx_phase_acked: bool,
     /// Key updates completed (both directions moved).
     pub(crate) updates: u64,
@@ -84,7 +84,9 @@ impl<C: Crypto> AppKeys<C> {
         self.rx = Some(keys);
         self.rx_phase = false;
         self.first_rx_pn = None;
-        self.rx_phase_acked = false;
+        // The peer's first update only needs a confirmed handshake; only the subsequent ones
+        // wait for an acknowledgment (RFC 9001 §6.1).
+        self.rx_phase_acked = true;
         Ok(())
     }
 
@@ -122,9 +124,9 @@ impl<C: Crypto> AppKeys<C> {
     /// directions now use the new phase), so the owner reports it. `prev_lifetime` is how long
     /// the previous receive key is kept (three PTOs).
     ///
-    /// A peer that starts an update before we acknowledged any packet of its current phase
-    /// updated twice without waiting for confirmation, or before the handshake was confirmed:
-    /// KEY_UPDATE_ERROR (RFC 9001 §6.1, §6.5).
+    /// A peer that starts another update before we acknowledged any packet of the phase its
+    /// last update began updated twice without waiting for confirmation: KEY_UPDATE_ERROR
+    /// (RFC 9001 §6.1, §6.5).
     pub(crate) fn on_rx(
         &mut self,
         crypto: &C,

@@ -134,6 +134,13 @@ impl<C: Crypto> Connection<C> {
         }
         self.stats.datagrams_received += 1;
         self.stats.bytes_received = self.stats.bytes_received.saturating_add(data.len() as u64);
+        // Unprotected 1-RTT packets always "open", and with zero-length connection IDs every
+        // short header matches: a stateless reset would be read as frames. Look for one first
+        // (RFC 9000 §10.3.1 allows checking any datagram).
+        if self.hs.plain_1rtt && self.check_stateless_reset(data) {
+            self.close_with(CloseSource::StatelessReset, false, 0, 0, b"stateless reset");
+            return;
+        }
         let total = data.len();
         let mut off = 0usize;
         let mut any = false;

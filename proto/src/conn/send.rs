@@ -4,7 +4,7 @@
 //! bytes; what each packet carries is chosen under the congestion window, the pacer and the
 //! anti-amplification limit, and recorded for loss recovery.
 
-use crate::cid::ConnectionId;
+use crate::cid::{ConnectionId, MAX_CID_LEN};
 use crate::codec::Writer;
 use crate::crypto::{Crypto, Side, TAG_LEN};
 use crate::error::{Error, TransportError};
@@ -181,13 +181,26 @@ impl<C: Crypto> Connection<C> {
         }
     }
 
-    /// True when an ACK frame can be sent in `space` now.
+    /// True when an ACK frame can be sent in `space` now: a packet type that carries one, and
+    /// room for such a packet within the anti-amplification limit (else the ACK deadline
+    /// would be a timer nothing can act on).
     pub(crate) fn can_send_ack(&self, space: Space) -> bool {
-        self.paths.active.amplification_allowance() >= MIN_PACKET_ROOM as u64
-            && matches!(
-                self.packet_type(space),
-                Some(PacketType::Initial | PacketType::Handshake | PacketType::OneRtt)
-            )
+        let room = match self.packet_type(space) {
+            Some(PacketType::ZeroRtt) | None => return false,
+            Some(PacketType::OneRtt) => 1 + MAX_CID_LEN + 4,
+            Some(PacketType::Initial | PacketType::Handshake) => {
+                // Long header at its largest; only a client's Initial carries a token.
+                let token = if space == Space::Initial && self.side == Side::Client {
+                    9 + self.token.len()
+                } else {
+                    1
+                };
+                7 + 2 * MAX_CID_LEN + token + 4 + 4
+            }
+        };
+        // An ACK with one range and ECN counts, all numbers at their largest, then the tag.
+        let room = room + (1 + 8 + 8 + 1 + 8 + 3 * 8) + TAG_LEN;
+        self.paths.active.amplification_allowance() >= room.max(MIN_PACKET_ROOM) as u64
     }
 
     fn ack_due(&self, space: Space) -> bool {
@@ -565,8 +578,13 @@ impl<C: Crypto> Connection<C> {
         if written == header_end {
             return Ok(None);
         }
-        // Header protection samples 4 bytes past the packet number start.
-        let min_end = layout.pn_offset.saturating_add(4);
+        // Header protection samples 4 bytes past the packet number start. An unprotected packet
+        // is padded as far as a protected one would reach with its tag, so that it is still
+        // large enough to draw a stateless reset (RFC 9000 §10.3).
+        let min_end = layout
+            .pn_offset
+            .saturating_add(4)
+            .saturating_add(TAG_LEN - tag_len);
         let mut payload_len = written;
         if payload_len < min_end {
             if w.zeros(min_end - payload_len).is_err() {
