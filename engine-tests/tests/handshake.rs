@@ -403,3 +403,79 @@ fn handshake_loss_patterns_with_early_1rtt_data() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A 1200-byte 0-RTT packet under the key the test installs as the server's early secret.
+fn forged_zero_rtt(dcid: quic_proto::cid::ConnectionId, pn: u64, secret: &[u8]) -> Vec<u8> {
+    use quic_hostcrypto::HostCrypto;
+    use quic_proto::codec::Writer;
+    use quic_proto::crypto::{CipherSuite, DirectionalKeys, Version, TAG_LEN};
+    use quic_proto::packet::{write_long, LongHeader, LongType};
+    let mut keys = DirectionalKeys::<HostCrypto>::new(
+        &HostCrypto,
+        CipherSuite::Aes128Gcm,
+        Version::V1,
+        secret,
+    )
+    .unwrap();
+    let mut buf = [0u8; 1200];
+    let mut w = Writer::new(&mut buf);
+    let hdr = LongHeader {
+        version: VERSION_1,
+        dcid,
+        scid: quic_proto::cid::ConnectionId::new(&[9; 8]).unwrap(),
+        token: &[],
+    };
+    let layout = write_long(&mut w, LongType::ZeroRtt, &hdr, pn, 4, 2, true).unwrap();
+    w.u8(0x01).unwrap();
+    let pos = w.position();
+    w.zeros(1200 - TAG_LEN - pos).unwrap();
+    layout.set_length(&mut buf, 1200).unwrap();
+    keys.seal_packet(&mut buf, layout.pn_offset, pn).unwrap();
+    buf.to_vec()
+}
+
+/// A 0-RTT packet that waits for its key is counted once towards the anti-amplification
+/// budget (on arrival), not again when it is processed: towards an address that never
+/// answers, the server sends at most 3x what it received either way.
+#[test]
+fn buffered_packets_count_once_for_anti_amplification() {
+    use quic_proto::conn::Level;
+    use quic_proto::crypto::CipherSuite;
+    const EARLY: [u8; 32] = [0x42; 32];
+    for late_key in [false, true] {
+        let mut sim = Sim::new(Setup::fake(90));
+        // Only the client's first Initial gets through.
+        let mut first = true;
+        sim.drop_filter = Some(Box::new(move |from_client, _d: &[u8]| {
+            let drop = from_client && !first;
+            first &= !from_client;
+            drop
+        }));
+        let until = sim.now + S;
+        assert!(sim.run_until(until, |s| s.server.conn.is_some()));
+        let dcid = sim.server.conn().original_dcid();
+        let install = |sim: &mut Sim| {
+            sim.server
+                .conn_mut()
+                .install_secret_suite(Level::Early, false, CipherSuite::Aes128Gcm, &EARLY)
+                .unwrap()
+        };
+        if !late_key {
+            install(&mut sim);
+        }
+        sim.inject(true, forged_zero_rtt(dcid, 0, &EARLY));
+        sim.run_for(1);
+        if late_key {
+            install(&mut sim);
+        }
+        let id = sim.server.conn_mut().stream_open(Dir::Uni).unwrap();
+        sim.server.send(id, &[1u8; 200_000], true);
+        sim.run_for(3 * S);
+        let (rx, tx) = (sim.server.rx_bytes, sim.server.tx_bytes);
+        assert_eq!(rx, 2400, "late key {late_key}");
+        assert!(
+            tx <= 3 * rx,
+            "late key {late_key}: sent {tx} for {rx} received"
+        );
+    }
+}

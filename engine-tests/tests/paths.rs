@@ -60,7 +60,23 @@ fn client_migration_with_path_validation() {
 
 #[test]
 fn nat_rebinding_mid_transfer() {
-    let mut sim = Sim::new(Setup::new(61));
+    nat_rebinding_case(false, false);
+}
+
+/// disable_active_migration restricts the receiver of the parameter: the server still follows
+/// a client (that sent it) through a NAT rebinding, and a client that rebinds although the
+/// server sent it is followed after path validation too (RFC 9000 §9, §18.2).
+#[test]
+fn nat_rebinding_with_disable_active_migration() {
+    nat_rebinding_case(true, false);
+    nat_rebinding_case(false, true);
+}
+
+fn nat_rebinding_case(client_disables: bool, server_disables: bool) {
+    let mut setup = Setup::new(61);
+    setup.client.transport_params.disable_active_migration = client_disables;
+    setup.server.transport_params.disable_active_migration = server_disables;
+    let mut sim = Sim::new(setup);
     assert!(sim.handshake(5 * S));
     let id = sim.client.conn_mut().stream_open(Dir::Uni).unwrap();
     let data: Vec<u8> = (0..2_000_000).map(|i| (i % 253) as u8).collect();

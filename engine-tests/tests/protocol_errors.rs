@@ -335,3 +335,49 @@ fn old_keys_acknowledging_a_packet_with_newer_keys() {
     assert_eq!(c, code(TransportError::KeyUpdateError));
     assert_eq!(ft, 0x02);
 }
+
+/// NEW_CONNECTION_ID frames below Retire Prior To each need a RETIRE_CONNECTION_ID. A peer
+/// that keeps sending them and never acknowledges our retirements cannot make that list grow
+/// without bound: past the number we track (RFC 9000 §5.1.2 asks for at least twice our
+/// active_connection_id_limit) it is CONNECTION_ID_LIMIT_ERROR.
+#[test]
+fn retirements_never_acknowledged_hit_the_connection_id_limit() {
+    let mut sim = Sim::new(Setup::fake(77));
+    assert!(sim.handshake(5 * S));
+    sim.run_for(S);
+    // The "server" never hears from the client again: nothing of ours is acknowledged.
+    sim.drop_filter = Some(Box::new(|from_client, _d: &[u8]| from_client));
+    let ncid = |f: &mut Vec<u8>, seq: u32, rpt: u32, cid: u8| {
+        f.push(0x18);
+        f.extend_from_slice(&(0x8000_0000u32 | seq).to_be_bytes());
+        f.extend_from_slice(&(0x8000_0000u32 | rpt).to_be_bytes());
+        f.push(8);
+        f.extend_from_slice(&[cid; 8]);
+        f.extend_from_slice(&[0x5a; 16]);
+    };
+    let big = (1u32 << 30) - 1;
+    let mut f = Vec::new();
+    ncid(&mut f, big, big, 0xaa);
+    let mut pn = 1_000_000u64;
+    sim.inject(false, forge(&sim, false, 0, pn, &f, false));
+    sim.run_for(10_000);
+    assert!(sim.client.closed.is_none(), "{:?}", sim.client.closed);
+    let mut seq = 0u32;
+    for _ in 0..20 {
+        pn += 1;
+        let mut f = Vec::new();
+        for _ in 0..20 {
+            ncid(&mut f, seq, 0, 0xbb);
+            seq += 1;
+        }
+        sim.inject(false, forge(&sim, false, 0, pn, &f, false));
+        sim.run_for(20_000);
+        if sim.client.closed.is_some() {
+            break;
+        }
+    }
+    let (c, ft) = local_close(&mut sim, false);
+    assert_eq!(c, code(TransportError::ConnectionIdLimitError));
+    assert_eq!(ft, 0x18);
+    assert!(seq <= 100, "closed only after {seq} retirements");
+}

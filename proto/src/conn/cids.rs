@@ -48,6 +48,11 @@ pub(crate) struct Cids {
     peer_retire_prior_to: u64,
     /// RETIRE_CONNECTION_ID frames to send.
     retire_queue: Vec<u64>,
+    /// Peer IDs retired and not yet acknowledged as such (queued or in flight), at most
+    /// [`Cids::max_retire_unacked`].
+    retire_unacked: Vec<u64>,
+    /// More retirements were due than we track: CONNECTION_ID_LIMIT_ERROR (RFC 9000 §5.1.2).
+    retire_overflow: bool,
     /// Sequence numbers of peer IDs we retired individually (not by Retire Prior To), so
     /// that a late copy of their NEW_CONNECTION_ID is not taken as new; the most recent
     /// [`MAX_RETIRED_KEPT`].
@@ -94,6 +99,8 @@ impl Cids {
             active_peer: 0,
             peer_retire_prior_to: 0,
             retire_queue: Vec::new(),
+            retire_unacked: Vec::new(),
+            retire_overflow: false,
             retired: Vec::new(),
             local_limit: config.transport_params.active_connection_id_limit.max(2),
         })
@@ -210,16 +217,44 @@ impl Cids {
     }
 
     pub(crate) fn on_retire_lost(&mut self, seq: u64) -> Result<()> {
-        if !self.retire_queue.contains(&seq) {
+        if self.retire_unacked.contains(&seq) && !self.retire_queue.contains(&seq) {
             self.retire_queue.push(seq).map_err(oom)?;
         }
         Ok(())
     }
 
+    /// The peer acknowledged our RETIRE_CONNECTION_ID for `seq`.
+    pub(crate) fn on_retire_acked(&mut self, seq: u64) {
+        self.retire_unacked.retain(|s| *s != seq);
+    }
+
+    /// How many retirements we track until acknowledged: RFC 9000 §5.1.2 asks for at least
+    /// twice our active_connection_id_limit.
+    fn max_retire_unacked(&self) -> usize {
+        usize::try_from(self.local_limit.saturating_mul(4))
+            .unwrap_or(usize::MAX)
+            .max(16)
+    }
+
+    /// True (once) when a retirement could not be tracked: the caller closes with
+    /// CONNECTION_ID_LIMIT_ERROR.
+    pub(crate) fn take_retire_overflow(&mut self) -> bool {
+        core::mem::take(&mut self.retire_overflow)
+    }
+
     fn queue_retire(&mut self, seq: u64) {
-        if !self.retire_queue.contains(&seq) {
-            // Without memory the ID stays unretired at the peer; harmless.
-            let _ = self.retire_queue.push(seq);
+        if self.retire_unacked.contains(&seq) {
+            return;
+        }
+        if self.retire_unacked.len() >= self.max_retire_unacked() {
+            // A peer that keeps retiring IDs (or handing out ones below Retire Prior To)
+            // without acknowledging our retirements.
+            self.retire_overflow = true;
+            return;
+        }
+        // Without memory the ID stays unretired at the peer; harmless.
+        if self.retire_unacked.push(seq).is_ok() && self.retire_queue.push(seq).is_err() {
+            self.retire_unacked.retain(|s| *s != seq);
         }
     }
 
@@ -285,6 +320,13 @@ impl Cids {
         }
         if f.seq < self.peer_retire_prior_to {
             self.queue_retire(f.seq);
+            if self.take_retire_overflow() {
+                return Err(Error::frame(
+                    TransportError::ConnectionIdLimitError,
+                    ty.0,
+                    "too many connection IDs waiting for retirement",
+                ));
+            }
             return Ok(false);
         }
         if self.retired.contains(&f.seq) {

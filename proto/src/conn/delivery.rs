@@ -206,7 +206,9 @@ impl<C: Crypto> Connection<C> {
                     }
                 }
                 SentFrame::RetireCid { seq } => {
-                    if !acked {
+                    if acked {
+                        self.cids.on_retire_acked(seq);
+                    } else {
                         self.cids.on_retire_lost(seq)?;
                     }
                 }

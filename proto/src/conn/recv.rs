@@ -224,12 +224,8 @@ impl<C: Crypto> Connection<C> {
             if !self.close.is_open() {
                 break;
             }
-            let out = self.process_packet(b.meta, b.from, b.to, &mut b.bytes, b.ecn);
-            if out == Outcome::Processed {
-                if let Some(p) = self.paths.find_mut(b.to, b.from) {
-                    p.bytes_rx = p.bytes_rx.saturating_add(b.bytes.len() as u64);
-                }
-            }
+            // Its bytes already counted towards the anti-amplification budget on arrival.
+            let _ = self.process_packet(b.meta, b.from, b.to, &mut b.bytes, b.ecn);
         }
         self.rearm_loss_timer();
     }
@@ -403,6 +399,13 @@ impl<C: Crypto> Connection<C> {
                 return Outcome::Processed;
             }
         }
+        if self.cids.take_retire_overflow() {
+            self.close_on_error(Error::new(
+                TransportError::ConnectionIdLimitError,
+                "too many connection IDs waiting for retirement",
+            ));
+            return Outcome::Processed;
+        }
         self.stats.packets_received += 1;
         if !ctx.dont_ack {
             let now = self.now;
@@ -429,11 +432,10 @@ impl<C: Crypto> Connection<C> {
         }
         if meta.ptype == PacketType::OneRtt && !self.paths.is_active(to, from) {
             let newest = largest_before.map_or(true, |l| pn > l);
-            if self.side == Side::Server
-                && self.hs.confirmed
-                && newest
-                && !ctx.summary.is_probing()
-                && !self.hs.peer_tp.is_some_and(|t| t.disable_active_migration)
+            // NAT rebinding cannot be refused, and a peer that migrates although we sent
+            // disable_active_migration may be followed after path validation (RFC 9000 §9,
+            // §18.2); the parameter the peer sent only restricts our own addresses.
+            if self.side == Side::Server && self.hs.confirmed && newest && !ctx.summary.is_probing()
             {
                 self.on_peer_migrated(to, from);
             }

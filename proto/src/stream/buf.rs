@@ -110,6 +110,24 @@ impl ByteBuf {
         self.head = usize::try_from(off - self.start).unwrap_or(self.data.len());
         if self.head >= self.data.len() / 2 {
             self.compact();
+            self.shrink();
+        }
+    }
+
+    /// After a release, gives back an array that is mostly unused (a few live bytes left
+    /// behind a gap would otherwise pin the largest size the window ever had). Copies at
+    /// most a quarter of the capacity, so shrinking stays amortised O(1) per byte.
+    fn shrink(&mut self) {
+        let cap = self.data.capacity();
+        let len = self.data.len();
+        if cap <= KEEP_CAPACITY || len > cap / 4 {
+            return;
+        }
+        let Ok(mut smaller) = Vec::with_capacity(len.saturating_mul(2).max(KEEP_CAPACITY)) else {
+            return;
+        };
+        if smaller.extend_from_slice(self.data.as_slice()).is_ok() {
+            self.data = smaller;
         }
     }
 
@@ -134,6 +152,27 @@ impl ByteBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_gives_back_a_mostly_unused_array() {
+        let mut b = ByteBuf::new();
+        let chunk = [7u8; 4096];
+        for i in 0..64u64 {
+            b.write_at(i * 4096, &chunk).unwrap();
+        }
+        // One byte stays behind a gap at the end.
+        b.write_at(64 * 4096 + 10, &[1]).unwrap();
+        assert!(b.footprint() >= 256 * 1024);
+        b.release_to(64 * 4096);
+        assert!(
+            b.footprint() <= KEEP_CAPACITY,
+            "kept {} bytes for {} live",
+            b.footprint(),
+            b.end() - b.live_start()
+        );
+        assert_eq!(b.get(64 * 4096 + 10, 1), Some(&[1u8][..]));
+        assert_eq!(b.live_start(), 64 * 4096);
+    }
 
     #[test]
     fn append_release() {
