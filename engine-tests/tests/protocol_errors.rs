@@ -381,3 +381,47 @@ fn retirements_never_acknowledged_hit_the_connection_id_limit() {
     assert_eq!(ft, 0x18);
     assert!(seq <= 100, "closed only after {seq} retirements");
 }
+
+/// A packet whose STREAM frame is not stored (the stream's reassembly is too fragmented) is
+/// processed but not acknowledged; a replay of it is still a duplicate: its DATAGRAM is
+/// delivered once (RFC 9000 §12.3).
+#[test]
+fn unacknowledged_packet_is_not_processed_twice() {
+    let mut setup = Setup::fake(43);
+    setup.server.transport_params.max_datagram_frame_size = 1200;
+    setup.client.transport_params.max_datagram_frame_size = 1200;
+    let mut sim = Sim::new(setup);
+    assert!(sim.handshake(5 * S));
+    sim.run_for(S);
+    // One-byte STREAM frames at every other offset of stream 0: 1,200 gaps, more than a
+    // stream keeps (1,024).
+    let frame = |off: u16| [0x0e, 0x00, 0x40 | (off >> 8) as u8, off as u8, 0x01, 0x61];
+    let mut pn = 1_000_000u64;
+    for p in 0..8u16 {
+        let mut f = Vec::new();
+        for i in 0..150u16 {
+            f.extend_from_slice(&frame(2 * (150 * p + i)));
+        }
+        sim.inject(true, forge(&sim, true, 0, pn, &f, false));
+        pn += 1;
+        sim.run_for(10_000);
+    }
+    assert!(sim.server.closed.is_none(), "{:?}", sim.server.closed);
+    let before = sim.server.datagrams.len();
+    // A DATAGRAM, then one more gap the stream cannot keep.
+    let mut f = vec![0x31, 5];
+    f.extend_from_slice(b"hello");
+    f.extend_from_slice(&frame(2 * 1300));
+    let pkt = forge(&sim, true, 0, pn, &f, false);
+    sim.inject(true, pkt.clone());
+    sim.run_for(10_000);
+    assert_eq!(sim.server.datagrams.len(), before + 1);
+    sim.inject(true, pkt);
+    sim.run_for(10_000);
+    assert_eq!(
+        sim.server.datagrams.len(),
+        before + 1,
+        "replay delivered again"
+    );
+    assert!(sim.server.closed.is_none(), "{:?}", sim.server.closed);
+}

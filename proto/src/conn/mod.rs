@@ -242,6 +242,8 @@ pub struct Connection<C: Crypto> {
     pub(crate) stats: Stats,
     pub(crate) timers: timers::Timers,
     pub(crate) undecryptable: Undecryptable,
+    /// Application packets processed without being acknowledged.
+    pub(crate) seen_unacked: recv::SeenUnacked,
     /// The token our Initial packets carry (client).
     pub(crate) token: Vec<u8>,
     /// A write was cut short by the send buffer: report when room opens up.
@@ -321,6 +323,7 @@ impl<C: Crypto> Connection<C> {
             stats: Stats::default(),
             timers: timers::Timers::default(),
             undecryptable: Undecryptable::new(),
+            seen_unacked: recv::SeenUnacked::new(),
             token: Vec::new(),
             write_blocked: false,
         };

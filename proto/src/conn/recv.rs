@@ -52,6 +52,36 @@ struct Buffered {
     bytes: Vec<u8>,
 }
 
+/// Application packets processed but deliberately not acknowledged (a STREAM frame could not
+/// be stored, so the peer must retransmit): their packet numbers are not in the ACK ranges,
+/// yet a replayed copy must still be dropped as a duplicate (RFC 9000 §12.3). The most recent
+/// few are remembered; the peer resends the data in new packets anyway.
+#[derive(Debug)]
+pub(crate) struct SeenUnacked {
+    pns: [u64; 16],
+    next: usize,
+}
+
+impl SeenUnacked {
+    pub(crate) const fn new() -> Self {
+        Self {
+            pns: [u64::MAX; 16],
+            next: 0,
+        }
+    }
+
+    fn contains(&self, pn: u64) -> bool {
+        self.pns.contains(&pn)
+    }
+
+    fn insert(&mut self, pn: u64) {
+        if let Some(slot) = self.pns.get_mut(self.next) {
+            *slot = pn;
+        }
+        self.next = (self.next + 1) % self.pns.len();
+    }
+}
+
 /// Packets that arrived before their keys (RFC 9001 §5.7).
 #[derive(Debug)]
 pub(crate) struct Undecryptable {
@@ -347,7 +377,9 @@ impl<C: Crypto> Connection<C> {
             ));
             return Outcome::Dropped;
         }
-        if self.space(space).received.is_duplicate(pn) {
+        if self.space(space).received.is_duplicate(pn)
+            || (space == Space::Application && self.seen_unacked.contains(pn))
+        {
             return Outcome::Dropped;
         }
         if let Some(which) = rx_key {
@@ -407,7 +439,9 @@ impl<C: Crypto> Connection<C> {
             return Outcome::Processed;
         }
         self.stats.packets_received += 1;
-        if !ctx.dont_ack {
+        if ctx.dont_ack {
+            self.seen_unacked.insert(pn);
+        } else {
             let now = self.now;
             match self.space_mut(space).received.on_packet_received(
                 pn,
