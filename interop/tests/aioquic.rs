@@ -18,6 +18,19 @@ use quic_interop::certs::TestCert;
 
 const MB: u64 = 1 << 20;
 
+/// aioquic client arguments: 100 streams of 20 kB each way, 50 datagrams, key updates.
+const STREAMS_DATAGRAMS_KEY_UPDATE: &[&str] = &[
+    "--streams",
+    "100",
+    "--up",
+    "20000",
+    "--down",
+    "20000",
+    "--datagrams",
+    "50",
+    "--key-update",
+];
+
 fn aio_client_vs_quinn(opts: ServerOpts, args: &[&str]) -> String {
     let cert = TestCert::generate();
     let files = CertFiles::new(&cert, "aio-quinn");
@@ -35,20 +48,7 @@ fn aio_client_vs_quinn(opts: ServerOpts, args: &[&str]) -> String {
 
 #[test]
 fn aioquic_client_quinn_server_streams_datagrams_key_update() {
-    aio_client_vs_quinn(
-        ServerOpts::default(),
-        &[
-            "--streams",
-            "100",
-            "--up",
-            "20000",
-            "--down",
-            "20000",
-            "--datagrams",
-            "50",
-            "--key-update",
-        ],
-    );
+    aio_client_vs_quinn(ServerOpts::default(), STREAMS_DATAGRAMS_KEY_UPDATE);
 }
 
 #[test]
@@ -127,21 +127,7 @@ fn prefer_v2(c: &mut quic_interop::peer::ServerConfig) {
 
 #[test]
 fn aioquic_client_kquic_server_streams_datagrams_key_update() {
-    let (r, srv) = aio_client_vs_ours(
-        None,
-        |_| {},
-        &[
-            "--streams",
-            "100",
-            "--up",
-            "20000",
-            "--down",
-            "20000",
-            "--datagrams",
-            "50",
-            "--key-update",
-        ],
-    );
+    let (r, srv) = aio_client_vs_ours(None, |_| {}, STREAMS_DATAGRAMS_KEY_UPDATE);
     assert_eq!(json_field(&r, "streams_ok"), Some("100"));
     assert!(srv.stats().key_updates.load(Ordering::Relaxed) >= 1);
 }

@@ -17,10 +17,24 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use quic::tls::{Cipher, ServerResumption, TlsConfig, QUIC_VERSION_V1, QUIC_VERSION_V2};
+use quic::tls::{
+    Cipher, ServerResumption, TlsConfig, TlsConfigBuilder, QUIC_VERSION_V1, QUIC_VERSION_V2,
+};
 use quic_interop::certs::TestCert;
 use quic_interop::peer::{run_client, ClientConfig, Server, ServerConfig};
 use quic_interop::workload::{Job, ALPN};
+
+/// Applies `--cipher` (when given) and builds the TLS configuration; the exit code on error.
+fn finish_tls(tls: TlsConfigBuilder, cipher_arg: Option<&str>) -> Result<TlsConfig, ExitCode> {
+    let tls = match cipher_arg {
+        Some(c) => tls.ciphers(&[cipher(c).ok_or_else(usage)?]),
+        None => tls,
+    };
+    tls.build().map_err(|e| {
+        eprintln!("kquic-peer: TLS: {e}");
+        ExitCode::FAILURE
+    })
+}
 
 fn usage() -> ExitCode {
     eprintln!(
@@ -122,18 +136,9 @@ fn server(args: &[String]) -> ExitCode {
         }
         _ => return usage(),
     }
-    if let Some(c) = a.get("--cipher") {
-        let Some(c) = cipher(c) else {
-            return usage();
-        };
-        tls = tls.ciphers(&[c]);
-    }
-    let tls = match tls.build() {
+    let tls = match finish_tls(tls, a.get("--cipher")) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("kquic-peer: TLS: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let mut cfg = ServerConfig::new(tls);
     if let Some(l) = a.get("--listen") {
@@ -191,23 +196,14 @@ fn client(args: &[String]) -> ExitCode {
     ) else {
         return usage();
     };
-    let mut tls = TlsConfig::client()
+    let tls = TlsConfig::client()
         .ca_file(ca)
         .server_name("localhost")
         .alpn_protocols([ALPN])
         .early_data(a.flag("--zero-rtt"));
-    if let Some(c) = a.get("--cipher") {
-        let Some(c) = cipher(c) else {
-            return usage();
-        };
-        tls = tls.ciphers(&[c]);
-    }
-    let tls = match tls.build() {
+    let tls = match finish_tls(tls, a.get("--cipher")) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("kquic-peer: TLS: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let job = Job {
         streams: streams as usize,
