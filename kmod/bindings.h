@@ -24,4 +24,7 @@
 #include <crypto/skcipher.h>
 #include <crypto/hash.h>
 #include <net/handshake.h>
+#include <net/tcp_states.h>
+#include <linux/poll.h>
+#include <linux/fcntl.h>
 #include "shim.h"

@@ -22,7 +22,7 @@ fn aead_name(suite: CipherSuite) -> &'static [u8] {
 
 /// A keyed packet-protection AEAD (`struct crypto_aead`).
 pub(crate) struct KernelAead {
-    tfm: *mut sys::crypto_aead,
+    aead: *mut sys::kq_aead,
     ccm: bool,
 }
 
@@ -54,12 +54,13 @@ impl KernelAead {
             return Err(CryptoError::InvalidLength);
         };
         let mut iv = self.iv(nonce);
-        // SAFETY: `tfm` is a live keyed AEAD; `aad` and `buf` are valid for their lengths and are
-        // slices of linear-map memory (packet buffers), as the scatterlists require; the AAD is
-        // only read (the C side takes a non-const pointer for the scatterlist API).
+        // SAFETY: `aead` is a live keyed AEAD with its own request, used by one thread at a time
+        // (`KernelAead` is not `Sync`); `aad` and `buf` are valid for their lengths (memory
+        // outside the linear map is bounced by the C side); the AAD is only read (the C side
+        // takes a non-const pointer for the scatterlist API).
         let rc = unsafe {
             sys::kq_aead_crypt(
-                self.tfm,
+                self.aead,
                 enc as i32,
                 iv.as_mut_ptr(),
                 aad.as_ptr().cast_mut(),
@@ -94,9 +95,9 @@ impl AeadKey for KernelAead {
 
 impl Drop for KernelAead {
     fn drop(&mut self) {
-        // SAFETY: `tfm` was allocated by `kq_aead_alloc` and is freed exactly once (the crypto
+        // SAFETY: `aead` was allocated by `kq_aead_alloc` and is freed exactly once (the crypto
         // layer wipes the key context).
-        unsafe { sys::kq_crypto_free_aead(self.tfm) };
+        unsafe { sys::kq_aead_free(self.aead) };
     }
 }
 
@@ -180,9 +181,9 @@ impl Crypto for KernelCrypto {
                 key.len() as u32,
             )
         };
-        let tfm = sys::from_err_ptr(tfm).map_err(|_| CryptoError::Backend)?;
+        let aead = sys::from_err_ptr(tfm).map_err(|_| CryptoError::Backend)?;
         Ok(KernelAead {
-            tfm,
+            aead,
             ccm: suite == CipherSuite::Aes128Ccm,
         })
     }

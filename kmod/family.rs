@@ -3,6 +3,8 @@
 
 use kernel::{error::to_result, prelude::*};
 
+use crate::listen;
+use crate::msg;
 use crate::socket::{self, Quic6Sock, QuicSock};
 use crate::sockopt;
 use crate::sys;
@@ -43,6 +45,7 @@ fn proto(owner: *mut sys::module, v6: bool) -> sys::proto {
         init: Some(socket::quic_init),
         destroy: Some(socket::quic_destroy),
         bind: Some(socket::quic_bind),
+        accept: Some(listen::quic_accept),
         setsockopt: Some(sockopt::quic_setsockopt),
         getsockopt: Some(sockopt::quic_getsockopt),
         hash: Some(socket::quic_hash),
@@ -73,26 +76,26 @@ fn ops(owner: *mut sys::module, v6: bool) -> sys::proto_ops {
             sys::inet_release
         }),
         bind: Some(if v6 { sys::inet6_bind } else { sys::inet_bind }),
-        connect: Some(sys::sock_no_connect),
+        connect: Some(socket::quic_connect),
         socketpair: Some(sys::sock_no_socketpair),
-        accept: Some(sys::sock_no_accept),
+        accept: Some(sys::inet_accept),
         getname: Some(if v6 {
             sys::inet6_getname
         } else {
             sys::inet_getname
         }),
-        poll: Some(sys::datagram_poll),
+        poll: Some(msg::quic_poll),
         ioctl: Some(if v6 {
             sys::inet6_ioctl
         } else {
             sys::inet_ioctl
         }),
-        listen: Some(sys::sock_no_listen),
-        shutdown: Some(sys::inet_shutdown),
+        listen: Some(listen::quic_listen),
+        shutdown: Some(socket::quic_shutdown),
         setsockopt: Some(sys::sock_common_setsockopt),
         getsockopt: Some(sys::sock_common_getsockopt),
-        sendmsg: Some(sys::sock_no_sendmsg),
-        recvmsg: Some(sys::sock_no_recvmsg),
+        sendmsg: Some(msg::quic_sendmsg),
+        recvmsg: Some(msg::quic_recvmsg),
         mmap: Some(sys::sock_no_mmap),
         ..Default::default()
     }

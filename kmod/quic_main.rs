@@ -8,14 +8,21 @@
 
 use kernel::prelude::*;
 
+mod addr;
 mod crypto;
+mod driver;
 mod family;
+mod listen;
+mod msg;
+mod rx;
 mod selftest;
 mod socket;
 mod sockopt;
 mod sync;
 mod sys;
+mod table;
 mod tunnel;
+mod tx;
 
 module! {
     type: QuicModule,
@@ -41,8 +48,26 @@ impl kernel::Module for QuicModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         // The core must protect packets correctly through the kernel crypto API before any
         // socket can exist.
+        // The socket layout Rust uses (bindgen's view of shim.h) must be the C compiler's.
+        // SAFETY: compares numbers only.
+        kernel::error::to_result(unsafe {
+            sys::kq_layout_check(
+                core::mem::size_of::<socket::QuicSock>(),
+                core::mem::size_of::<socket::Quic6Sock>(),
+                core::mem::offset_of!(socket::Quic6Sock, v6),
+            )
+        })?;
         selftest::run()?;
-        let reg = family::Registration::register(module)?;
+        // SAFETY: module init, process context; undone in `drop`.
+        kernel::error::to_result(unsafe { sys::kq_wq_init() })?;
+        let reg = match family::Registration::register(module) {
+            Ok(r) => r,
+            Err(e) => {
+                // SAFETY: created above; no socket can exist.
+                unsafe { sys::kq_wq_exit() };
+                return Err(e);
+            }
+        };
         pr_info!(
             "IPPROTO_QUIC ({}) registered for AF_INET and AF_INET6\n",
             family::IPPROTO_QUIC
@@ -53,6 +78,10 @@ impl kernel::Module for QuicModule {
 
 impl Drop for QuicModule {
     fn drop(&mut self) {
+        // Every socket is gone (each held a module reference), so no work item is queued.
+        // SAFETY: created in `init`.
+        unsafe { sys::kq_wq_exit() };
+        table::release_storage();
         let left = tunnel::count();
         if left != 0 {
             pr_err!("{} UDP tunnel sockets still open at unload\n", left);

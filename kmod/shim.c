@@ -13,6 +13,8 @@
 #include <crypto/hash.h>
 #include "shim.h"
 
+#define SOL_QUIC_KQ 288
+
 void kq_lock_sock(struct sock *sk) { lock_sock(sk); }
 void kq_release_sock(struct sock *sk) { release_sock(sk); }
 struct net *kq_sock_net(const struct sock *sk) { return sock_net(sk); }
@@ -75,46 +77,102 @@ long kq_ptr_err(const void *ptr) { return IS_ERR(ptr) ? PTR_ERR(ptr) : 0; }
 #include <linux/slab.h>
 #include <linux/random.h>
 
-struct crypto_aead *kq_aead_alloc(const char *alg, const u8 *key, unsigned int keylen)
+/* A keyed AEAD with its request, allocated once with the key: packets are protected without
+ * any per-packet allocation. A key is only used by one connection, under its socket lock, so
+ * the request is never shared. Synchronous implementations only. */
+struct kq_aead {
+	struct crypto_aead *tfm;
+	struct aead_request *req;
+};
+
+struct kq_aead *kq_aead_alloc(const char *alg, const u8 *key, unsigned int keylen)
 {
-	/* Synchronous implementations only: packets are protected in softirq context. */
-	struct crypto_aead *tfm = crypto_alloc_aead(alg, 0, CRYPTO_ALG_ASYNC);
+	struct kq_aead *a = kzalloc(sizeof(*a), GFP_KERNEL);
 	int err;
 
-	if (IS_ERR(tfm))
-		return tfm;
-	err = crypto_aead_setauthsize(tfm, 16);
-	if (!err)
-		err = crypto_aead_setkey(tfm, key, keylen);
-	if (err) {
-		crypto_free_aead(tfm);
+	if (!a)
+		return ERR_PTR(-ENOMEM);
+	a->tfm = crypto_alloc_aead(alg, 0, CRYPTO_ALG_ASYNC);
+	if (IS_ERR(a->tfm)) {
+		err = PTR_ERR(a->tfm);
+		kfree(a);
 		return ERR_PTR(err);
 	}
-	return tfm;
+	err = crypto_aead_setauthsize(a->tfm, 16);
+	if (!err)
+		err = crypto_aead_setkey(a->tfm, key, keylen);
+	if (!err) {
+		a->req = aead_request_alloc(a->tfm, GFP_KERNEL);
+		if (!a->req)
+			err = -ENOMEM;
+	}
+	if (err) {
+		crypto_free_aead(a->tfm);
+		kfree(a);
+		return ERR_PTR(err);
+	}
+	return a;
 }
 
-int kq_aead_crypt(struct crypto_aead *tfm, int enc, u8 *iv, u8 *aad, unsigned int aadlen,
+void kq_aead_free(struct kq_aead *a)
+{
+	if (!a)
+		return;
+	aead_request_free(a->req);
+	crypto_free_aead(a->tfm);
+	kfree(a);
+}
+
+/* Scatterlists need memory of the linear map (kmalloc, skb data). The engine also passes
+ * stack arrays and module rodata (tokens, Retry, selftest vectors): those go through a bounce
+ * buffer. */
+static bool kq_sg_ok(const void *p, unsigned int len)
+{
+	return !len || (virt_addr_valid(p) && virt_addr_valid(p + len - 1));
+}
+
+int kq_aead_crypt(struct kq_aead *a, int enc, u8 *iv, u8 *aad, unsigned int aadlen,
 		  u8 *buf, unsigned int buflen)
 {
+	struct aead_request *req = a->req;
 	struct scatterlist sg[2];
-	struct aead_request *req;
+	u8 *bounce = NULL, *b = buf, *ad = aad;
 	int err, n = 0;
 
 	if (buflen < 16)
 		return -EINVAL;
-	req = aead_request_alloc(tfm, GFP_ATOMIC);
-	if (!req)
-		return -ENOMEM;
+	if (!kq_sg_ok(aad, aadlen) || !kq_sg_ok(buf, buflen)) {
+		bounce = kmalloc(aadlen + buflen, GFP_ATOMIC);
+		if (!bounce)
+			return -ENOMEM;
+		memcpy(bounce, aad, aadlen);
+		memcpy(bounce + aadlen, buf, buflen);
+		ad = bounce;
+		b = bounce + aadlen;
+	}
 	sg_init_table(sg, aadlen ? 2 : 1);
 	if (aadlen)
-		sg_set_buf(&sg[n++], aad, aadlen);
-	sg_set_buf(&sg[n], buf, buflen);
+		sg_set_buf(&sg[n++], ad, aadlen);
+	sg_set_buf(&sg[n], b, buflen);
 	aead_request_set_callback(req, 0, NULL, NULL);
 	aead_request_set_ad(req, aadlen);
 	aead_request_set_crypt(req, sg, sg, enc ? buflen - 16 : buflen, iv);
 	err = enc ? crypto_aead_encrypt(req) : crypto_aead_decrypt(req);
-	aead_request_free(req);
+	if (bounce) {
+		if (!err)
+			memcpy(buf, b, buflen);
+		kfree_sensitive(bounce);
+	}
 	return err;
+}
+
+/* Checks that Rust's view of the socket layout (from bindgen) is the C compiler's. */
+int kq_layout_check(size_t sock, size_t sock6, size_t pinfo6)
+{
+	if (sock != sizeof(struct kq_sock) || sock6 != sizeof(struct kq6_sock) ||
+	    pinfo6 != offsetof(struct kq6_sock, v6))
+		return -EINVAL;
+	return 0;
 }
 
 struct kq_hp {
@@ -206,3 +264,503 @@ int kq_hmac(struct crypto_shash *tfm, const u8 *key, unsigned int keylen,
 }
 
 void kq_get_random_bytes(void *buf, unsigned int len) { get_random_bytes(buf, len); }
+
+/* ---- per-socket process-context machinery (see struct kq_ext in shim.h) ---- */
+#include <linux/workqueue.h>
+#include <linux/hrtimer.h>
+#include <linux/ktime.h>
+#include <linux/sched/signal.h>
+#include <linux/poll.h>
+#include <linux/socket.h>
+#include <net/route.h>
+#include <net/udp_tunnel.h>
+#include <net/ip6_route.h>
+#include <net/inet_ecn.h>
+#include <net/addrconf.h>
+
+#define KQ_F_TIMER	0	/* the protocol timer fired: call on_timeout */
+#define KQ_F_DEAD	1	/* closed: the work item only drops what it finds */
+#define KQ_RX_MAX	2048	/* datagrams queued for the work item at most */
+
+static struct workqueue_struct *kq_wq;
+
+static inline struct kq_ext *kq_ext_of(struct sock *sk)
+{
+	return &((struct kq_sock *)sk)->ext;
+}
+
+static inline struct sock *kq_sk_of_ext(struct kq_ext *e)
+{
+	return (struct sock *)container_of(e, struct kq_sock, ext);
+}
+
+int kq_wq_init(void)
+{
+	kq_wq = alloc_workqueue("kquic", WQ_MEM_RECLAIM, 0);
+	return kq_wq ? 0 : -ENOMEM;
+}
+
+void kq_wq_exit(void)
+{
+	destroy_workqueue(kq_wq);
+}
+
+/* Takes a socket reference for the work item; dropped when it has run (or was cancelled). */
+void kq_kick(struct sock *sk)
+{
+	sock_hold(sk);
+	if (!queue_work(kq_wq, &kq_ext_of(sk)->work))
+		sock_put(sk);
+}
+
+static void kq_work_fn(struct work_struct *w)
+{
+	struct kq_ext *e = container_of(w, struct kq_ext, work);
+	struct sock *sk = kq_sk_of_ext(e);
+
+	if (test_bit(KQ_F_DEAD, &e->flags))
+		skb_queue_purge(&e->rxq);
+	else
+		kq_rust_work(sk, test_and_clear_bit(KQ_F_TIMER, &e->flags));
+	sock_put(sk);
+}
+
+static enum hrtimer_restart kq_timer_fn(struct hrtimer *t)
+{
+	struct kq_ext *e = container_of(t, struct kq_ext, timer);
+
+	if (!test_bit(KQ_F_DEAD, &e->flags)) {
+		set_bit(KQ_F_TIMER, &e->flags);
+		kq_kick(kq_sk_of_ext(e));
+	}
+	return HRTIMER_NORESTART;
+}
+
+static void kq_sk_destruct(struct sock *sk)
+{
+	struct kq_ext *e = kq_ext_of(sk);
+
+	skb_queue_purge(&e->rxq);
+	if (e->orig_destruct)
+		e->orig_destruct(sk);
+}
+
+static struct lock_class_key kq_slock_key[2], kq_lock_key[2];
+
+void kq_ext_init(struct sock *sk)
+{
+	struct kq_ext *e = kq_ext_of(sk);
+	int v6 = sk->sk_family == AF_INET6;
+
+	/* QUIC sockets get their own lock class: a kernel QUIC socket would otherwise share the
+	 * class of the tunnel's kernel UDP socket, and QUIC-then-UDP would look recursive. */
+	if (!sock_allow_reclassification(sk))
+		WARN_ON_ONCE(1);
+	else
+		sock_lock_init_class_and_name(sk, v6 ? "slock-AF_INET6-QUIC" : "slock-AF_INET-QUIC",
+					      &kq_slock_key[v6],
+					      v6 ? "sk_lock-AF_INET6-QUIC" : "sk_lock-AF_INET-QUIC",
+					      &kq_lock_key[v6]);
+	skb_queue_head_init(&e->rxq);
+	INIT_WORK(&e->work, kq_work_fn);
+	hrtimer_init(&e->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
+	e->timer.function = kq_timer_fn;
+	e->flags = 0;
+	if (sk->sk_destruct != kq_sk_destruct) {
+		e->orig_destruct = sk->sk_destruct;
+		sk->sk_destruct = kq_sk_destruct;
+	}
+}
+
+int kq_rx_enqueue(struct sock *sk, struct sk_buff *skb)
+{
+	struct kq_ext *e = kq_ext_of(sk);
+
+	if (test_bit(KQ_F_DEAD, &e->flags) || skb_queue_len(&e->rxq) >= KQ_RX_MAX) {
+		kfree_skb(skb);
+		return -ENOBUFS;
+	}
+	skb_queue_tail(&e->rxq, skb);
+	kq_kick(sk);
+	return 0;
+}
+
+struct sk_buff *kq_rx_dequeue(struct sock *sk)
+{
+	return skb_dequeue(&kq_ext_of(sk)->rxq);
+}
+
+/* Called without the socket lock (the work item may be waiting for it). */
+void kq_ext_kill(struct sock *sk)
+{
+	struct kq_ext *e = kq_ext_of(sk);
+
+	set_bit(KQ_F_DEAD, &e->flags);
+	hrtimer_cancel(&e->timer);
+	if (cancel_work_sync(&e->work))
+		sock_put(sk);
+	skb_queue_purge(&e->rxq);
+}
+
+void kq_timer_arm(struct sock *sk, u64 expires_us)
+{
+	hrtimer_start_range_ns(&kq_ext_of(sk)->timer, ns_to_ktime(expires_us * NSEC_PER_USEC),
+			       50 * NSEC_PER_USEC, HRTIMER_MODE_ABS_SOFT);
+}
+
+void kq_timer_stop(struct sock *sk)
+{
+	hrtimer_try_to_cancel(&kq_ext_of(sk)->timer);
+}
+
+void *kq_sk_user_data(struct sock *sk) { return rcu_dereference_sk_user_data(sk); }
+u64 kq_now_us(void) { return div_u64(ktime_get_ns(), NSEC_PER_USEC); }
+void kq_sock_hold(struct sock *sk) { sock_hold(sk); }
+void kq_sock_put(struct sock *sk) { sock_put(sk); }
+void kq_lock_sock_nested(struct sock *sk) { lock_sock_nested(sk, SINGLE_DEPTH_NESTING); }
+
+static DEFINE_SPINLOCK(kq_table_spin);
+void kq_table_lock(void) { spin_lock_bh(&kq_table_spin); }
+void kq_table_unlock(void) { spin_unlock_bh(&kq_table_spin); }
+
+/* ---- datagrams ---- */
+
+/* Makes the datagram's payload linear and private (it is decrypted in place), and reports its
+ * addresses. skb->data points at the UDP header, as encap_rcv got it. */
+int kq_skb_rx_prepare(struct sk_buff *skb, struct kq_dgram_addr *a, u8 **data, u32 *len)
+{
+	struct udphdr *uh;
+
+	if (skb->len < sizeof(struct udphdr) || skb_ensure_writable(skb, skb->len))
+		return -EINVAL;
+	uh = (struct udphdr *)skb->data;
+	memset(a, 0, sizeof(*a));
+	a->sport = uh->source;
+	a->dport = uh->dest;
+	a->ifindex = skb->skb_iif;
+	if (ip_hdr(skb)->version == 4) {
+		a->family = AF_INET;
+		memcpy(a->saddr, &ip_hdr(skb)->saddr, 4);
+		memcpy(a->daddr, &ip_hdr(skb)->daddr, 4);
+		a->ecn = ip_hdr(skb)->tos & INET_ECN_MASK;
+	} else {
+		a->family = AF_INET6;
+		memcpy(a->saddr, &ipv6_hdr(skb)->saddr, 16);
+		memcpy(a->daddr, &ipv6_hdr(skb)->daddr, 16);
+		a->ecn = ipv6_get_dsfield(ipv6_hdr(skb)) & INET_ECN_MASK;
+	}
+	*data = skb->data + sizeof(struct udphdr);
+	*len = skb->len - sizeof(struct udphdr);
+	return 0;
+}
+
+/* The first bytes of the UDP payload (at most len), linear; NULL if none. */
+const u8 *kq_skb_peek(struct sk_buff *skb, u32 len, u32 *avail)
+{
+	u32 have = skb->len > sizeof(struct udphdr) ? skb->len - sizeof(struct udphdr) : 0;
+
+	if (len > have)
+		len = have;
+	if (!len || !pskb_may_pull(skb, sizeof(struct udphdr) + len))
+		return NULL;
+	*avail = len;
+	return skb->data + sizeof(struct udphdr);
+}
+
+#define KQ_TX_HEADROOM (LL_MAX_HEADER + sizeof(struct ipv6hdr) + sizeof(struct udphdr) + 16)
+
+struct sk_buff *kq_tx_alloc(u32 len)
+{
+	struct sk_buff *skb = alloc_skb(KQ_TX_HEADROOM + len, GFP_KERNEL);
+
+	if (!skb)
+		return NULL;
+	skb_reserve(skb, KQ_TX_HEADROOM);
+	skb_put(skb, len);
+	return skb;
+}
+
+u8 *kq_skb_data(struct sk_buff *skb) { return skb->data; }
+void kq_skb_trim(struct sk_buff *skb, u32 len) { skb_trim(skb, len); }
+
+/* Sends one UDP datagram (the skb holds the payload) from the QUIC socket's tunnel. Consumes
+ * the skb. Process context. */
+int kq_xmit(struct sock *sk, struct socket *tun, struct sk_buff *skb, u16 family,
+	    const u8 *saddr, const u8 *daddr, __be16 sport, __be16 dport, u8 ecn)
+{
+	struct net *net = sock_net(sk);
+	int err = 0;
+
+	skb->mark = sk->sk_mark;
+	skb->priority = sk->sk_priority;
+	local_bh_disable();
+	if (family == AF_INET) {
+		struct flowi4 fl4 = {};
+		struct rtable *rt;
+
+		fl4.flowi4_oif = sk->sk_bound_dev_if;
+		fl4.flowi4_proto = IPPROTO_UDP;
+		fl4.flowi4_mark = sk->sk_mark;
+		memcpy(&fl4.daddr, daddr, 4);
+		memcpy(&fl4.saddr, saddr, 4);
+		fl4.fl4_sport = sport;
+		fl4.fl4_dport = dport;
+		rt = ip_route_output_key(net, &fl4);
+		if (IS_ERR(rt)) {
+			err = PTR_ERR(rt);
+			kfree_skb(skb);
+			goto out;
+		}
+		udp_tunnel_xmit_skb(rt, tun->sk, skb, fl4.saddr, fl4.daddr, ecn & INET_ECN_MASK,
+				    ip4_dst_hoplimit(&rt->dst), htons(IP_DF), sport, dport,
+				    false, false);
+	} else {
+#if IS_ENABLED(CONFIG_IPV6)
+		struct flowi6 fl6 = {};
+		struct dst_entry *dst;
+
+		fl6.flowi6_oif = sk->sk_bound_dev_if;
+		fl6.flowi6_proto = IPPROTO_UDP;
+		fl6.flowi6_mark = sk->sk_mark;
+		memcpy(&fl6.daddr, daddr, 16);
+		memcpy(&fl6.saddr, saddr, 16);
+		fl6.fl6_sport = sport;
+		fl6.fl6_dport = dport;
+		dst = ip6_dst_lookup_flow(net, tun->sk, &fl6, NULL);
+		if (IS_ERR(dst)) {
+			err = PTR_ERR(dst);
+			kfree_skb(skb);
+			goto out;
+		}
+		udp_tunnel6_xmit_skb(dst, tun->sk, skb, dst->dev, &fl6.saddr, &fl6.daddr,
+				     ecn & INET_ECN_MASK, ip6_dst_hoplimit(dst), 0, sport, dport,
+				     false);
+#else
+		kfree_skb(skb);
+		err = -EAFNOSUPPORT;
+#endif
+	}
+out:
+	local_bh_enable();
+	return err;
+}
+
+/* The source address the routing table picks for daddr. */
+int kq_route_saddr(struct sock *sk, u16 family, const u8 *daddr, __be16 dport, u8 *saddr)
+{
+	struct net *net = sock_net(sk);
+
+	if (family == AF_INET) {
+		struct flowi4 fl4 = {};
+		struct rtable *rt;
+
+		fl4.flowi4_oif = sk->sk_bound_dev_if;
+		fl4.flowi4_proto = IPPROTO_UDP;
+		memcpy(&fl4.daddr, daddr, 4);
+		memcpy(&fl4.saddr, saddr, 4);
+		fl4.fl4_dport = dport;
+		rt = ip_route_output_key(net, &fl4);
+		if (IS_ERR(rt))
+			return PTR_ERR(rt);
+		memcpy(saddr, &fl4.saddr, 4);
+		ip_rt_put(rt);
+		return 0;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	{
+		struct flowi6 fl6 = {};
+		struct dst_entry *dst;
+
+		fl6.flowi6_oif = sk->sk_bound_dev_if;
+		fl6.flowi6_proto = IPPROTO_UDP;
+		memcpy(&fl6.daddr, daddr, 16);
+		memcpy(&fl6.saddr, saddr, 16);
+		fl6.fl6_dport = dport;
+		dst = ip6_dst_lookup_flow(net, sk, &fl6, NULL);
+		if (IS_ERR(dst))
+			return PTR_ERR(dst);
+		memcpy(saddr, &fl6.saddr, 16);
+		dst_release(dst);
+		return 0;
+	}
+#else
+	return -EAFNOSUPPORT;
+#endif
+}
+
+/* ---- socket fields ---- */
+
+void kq_sk_set_peer(struct sock *sk, const void *addr, u16 port)
+{
+	struct inet_sock *inet = inet_sk(sk);
+
+	if (sk->sk_family == AF_INET6) {
+#if IS_ENABLED(CONFIG_IPV6)
+		memcpy(&sk->sk_v6_daddr, addr, sizeof(struct in6_addr));
+#endif
+	} else {
+		memcpy(&inet->inet_daddr, addr, sizeof(__be32));
+	}
+	inet->inet_dport = htons(port);
+}
+
+void kq_sk_set_state(struct sock *sk, int state) { inet_sk_set_state(sk, state); }
+int kq_sk_state(const struct sock *sk) { return READ_ONCE(sk->sk_state); }
+void kq_sk_set_shutdown(struct sock *sk, int how) { WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | how); }
+int kq_sk_shutdown(const struct sock *sk) { return READ_ONCE(sk->sk_shutdown); }
+int kq_sk_type(const struct sock *sk) { return sk->sk_type; }
+int kq_sk_err_take(struct sock *sk) { return sock_error(sk); }
+
+/* A new socket for a connection accepted on the listener lsk (process context): the same
+ * family, type and protocol, initialised as inet_create/inet6_create would. Our proto init has
+ * run when it returns. */
+struct sock *kq_sk_new_child(struct sock *lsk)
+{
+	struct sock *sk = sk_alloc(sock_net(lsk), lsk->sk_family, GFP_KERNEL, lsk->sk_prot,
+				   lsk->sk_kern_sock);
+	struct inet_sock *inet;
+
+	if (!sk)
+		return NULL;
+	sock_init_data(NULL, sk);
+	sk->sk_type = lsk->sk_type;
+	sk->sk_protocol = lsk->sk_protocol;
+	sk->sk_destruct = kq_ext_of(lsk)->orig_destruct;
+	sk->sk_bound_dev_if = lsk->sk_bound_dev_if;
+	sk->sk_mark = lsk->sk_mark;
+	sk->sk_sndbuf = lsk->sk_sndbuf;
+	sk->sk_rcvbuf = lsk->sk_rcvbuf;
+	inet = inet_sk(sk);
+	inet->uc_ttl = -1;
+	inet_set_bit(MC_LOOP, sk);
+	inet->mc_ttl = 1;
+	inet->pmtudisc = IP_PMTUDISC_WANT;
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6) {
+		struct ipv6_pinfo *np = &((struct kq6_sock *)sk)->v6;
+
+		inet->pinet6 = np;
+		np->hop_limit = -1;
+		np->mcast_hops = IPV6_DEFAULT_MCASTHOPS;
+		inet6_set_bit(MC6_LOOP, sk);
+		inet6_set_bit(MC6_ALL, sk);
+		np->pmtudisc = IPV6_PMTUDISC_WANT;
+		sk->sk_ipv6only = lsk->sk_ipv6only;
+	}
+#endif
+	if (sk->sk_prot->init(sk)) {
+		sk_common_release(sk);
+		return NULL;
+	}
+	return sk;
+}
+
+/* Drops a child that was never handed to accept's caller. */
+void kq_sk_free_child(struct sock *sk)
+{
+	inet_sk_set_state(sk, TCP_CLOSE);
+	sk_common_release(sk);
+}
+
+/* ---- waiting, waking, msghdr ---- */
+
+/* Sleeps until woken, a signal, or timeo; the socket lock is released meanwhile. */
+long kq_wait(struct sock *sk, long timeo)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+
+	add_wait_queue(sk_sleep(sk), &wait);
+	release_sock(sk);
+	timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, timeo);
+	lock_sock(sk);
+	remove_wait_queue(sk_sleep(sk), &wait);
+	return timeo;
+}
+
+long kq_sndtimeo(struct sock *sk, int nonblock) { return sock_sndtimeo(sk, nonblock); }
+long kq_rcvtimeo(struct sock *sk, int nonblock) { return sock_rcvtimeo(sk, nonblock); }
+
+/* 0 to go on waiting; else the errno that ends the wait. */
+int kq_signal_errno(long timeo)
+{
+	if (signal_pending(current))
+		return sock_intr_errno(timeo);
+	return timeo ? 0 : -EAGAIN;
+}
+
+void kq_wake(struct sock *sk)
+{
+	struct socket_wq *wq;
+
+	rcu_read_lock();
+	wq = rcu_dereference(sk->sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_poll(&wq->wait, EPOLLIN | EPOLLRDNORM | EPOLLOUT |
+					   EPOLLWRNORM | EPOLLERR | EPOLLHUP);
+	rcu_read_unlock();
+	sk_wake_async_rcu(sk, SOCK_WAKE_IO, POLL_IN);
+}
+
+void kq_poll_wait(struct file *file, struct socket *sock, struct poll_table_struct *wait)
+{
+	sock_poll_wait(file, sock, wait);
+}
+
+size_t kq_msg_left(struct msghdr *msg) { return msg_data_left(msg); }
+
+int kq_copy_from_msg(void *dst, struct msghdr *msg, size_t len)
+{
+	return copy_from_iter_full(dst, len, &msg->msg_iter) ? 0 : -EFAULT;
+}
+
+int kq_copy_to_msg(struct msghdr *msg, const void *src, size_t len)
+{
+	return copy_to_iter(src, len, &msg->msg_iter) == len ? 0 : -EFAULT;
+}
+
+void kq_msg_revert(struct msghdr *msg, size_t n) { iov_iter_revert(&msg->msg_iter, n); }
+
+int kq_msg_has_control(struct msghdr *msg)
+{
+	return msg->msg_control && msg->msg_controllen > 0;
+}
+
+/* Finds the SOL_QUIC cmsg of a sendmsg: returns its type with its data copied to data (len
+ * bytes exactly), -ENOENT when there is none, -EINVAL when one is malformed or repeated. */
+int kq_cmsg_quic(struct msghdr *msg, void *data, int len)
+{
+	struct cmsghdr *cmsg;
+	int found = -ENOENT;
+
+	for_each_cmsghdr(cmsg, msg) {
+		if (!CMSG_OK(msg, cmsg))
+			return -EINVAL;
+		if (cmsg->cmsg_level != SOL_QUIC_KQ)
+			continue;
+		if (found >= 0)
+			return -EINVAL;
+		if (cmsg->cmsg_type == 0) {	/* QUIC_STREAM_INFO */
+			if (cmsg->cmsg_len != CMSG_LEN(16) && cmsg->cmsg_len != CMSG_LEN(12))
+				return -EINVAL;
+			if (len < 16)
+				return -EINVAL;
+			memset(data, 0, 16);
+			memcpy(data, CMSG_DATA(cmsg), cmsg->cmsg_len - CMSG_LEN(0));
+		} else if (cmsg->cmsg_type == 1) {	/* QUIC_HANDSHAKE_INFO */
+			if (cmsg->cmsg_len < CMSG_LEN(1) || len < 1)
+				return -EINVAL;
+			memcpy(data, CMSG_DATA(cmsg), 1);
+		} else {
+			return -EINVAL;
+		}
+		found = cmsg->cmsg_type;
+	}
+	return found;
+}
+
+int kq_put_cmsg(struct msghdr *msg, int type, int len, void *data)
+{
+	return put_cmsg(msg, SOL_QUIC_KQ, type, len, data);
+}
+
+void kq_msg_set_flags(struct msghdr *msg, int flags) { msg->msg_flags |= flags; }

@@ -8,6 +8,12 @@
 
 #include <linux/types.h>
 #include <linux/sockptr.h>
+#include <linux/skbuff.h>
+#include <linux/workqueue.h>
+#include <linux/hrtimer.h>
+#include <linux/in6.h>
+#include <net/inet_sock.h>
+#include <linux/ipv6.h>
 
 struct sock;
 struct sk_buff;
@@ -41,12 +47,14 @@ void kq_crypto_free_aead(struct crypto_aead *tfm);
 void kq_crypto_free_shash(struct crypto_shash *tfm);
 long kq_ptr_err(const void *ptr);
 
-/* Crypto glue (see crypto.rs). Buffers passed to the AEAD must be in the linear map (kmalloc or
- * skb data), never on the stack. */
+/* Crypto glue (see crypto.rs). Buffers outside the linear map (stack, rodata) are bounced. */
 struct kq_hp;
-struct crypto_aead *kq_aead_alloc(const char *alg, const u8 *key, unsigned int keylen);
-int kq_aead_crypt(struct crypto_aead *tfm, int enc, u8 *iv, u8 *aad, unsigned int aadlen,
+struct kq_aead;
+struct kq_aead *kq_aead_alloc(const char *alg, const u8 *key, unsigned int keylen);
+void kq_aead_free(struct kq_aead *a);
+int kq_aead_crypt(struct kq_aead *a, int enc, u8 *iv, u8 *aad, unsigned int aadlen,
 		  u8 *buf, unsigned int buflen);
+int kq_layout_check(size_t sock, size_t sock6, size_t pinfo6);
 struct kq_hp *kq_hp_alloc(int chacha, const u8 *key, unsigned int keylen);
 int kq_hp_mask(struct kq_hp *hp, const u8 *sample, u8 *mask);
 void kq_hp_free(struct kq_hp *hp);
@@ -54,5 +62,96 @@ struct crypto_shash *kq_shash_alloc(const char *alg);
 int kq_hmac(struct crypto_shash *tfm, const u8 *key, unsigned int keylen,
 	    const u8 *const *parts, const unsigned int *lens, unsigned int nparts, u8 *out);
 void kq_get_random_bytes(void *buf, unsigned int len);
+
+
+/* ---- the QUIC socket layout, shared by C and Rust (bindgen gives Rust the same struct) ---- */
+
+/* Process-context machinery of one QUIC socket: datagrams queued by the tunnel's encap_rcv
+ * (softirq) for the socket's work item, the work item, and the protocol timer. */
+struct kq_ext {
+	struct sk_buff_head rxq;
+	struct work_struct work;
+	struct hrtimer timer;
+	unsigned long flags;		/* KQ_F_* bits */
+	void (*orig_destruct)(struct sock *sk);
+};
+
+struct kq_sock {
+	struct inet_sock inet;
+	struct kq_ext ext;
+	void *state;			/* Rust SockState, behind the socket lock */
+};
+
+struct kq6_sock {
+	struct kq_sock q;
+	struct ipv6_pinfo v6;
+};
+
+/* The Rust side of the work item: runs with a socket reference held, process context. */
+void kq_rust_work(struct sock *sk, bool timer_fired);
+
+int kq_wq_init(void);
+void kq_wq_exit(void);
+void kq_ext_init(struct sock *sk);
+void kq_kick(struct sock *sk);
+int kq_rx_enqueue(struct sock *sk, struct sk_buff *skb);
+struct sk_buff *kq_rx_dequeue(struct sock *sk);
+void kq_ext_kill(struct sock *sk);
+void kq_timer_arm(struct sock *sk, u64 expires_us);
+void kq_timer_stop(struct sock *sk);
+u64 kq_now_us(void);
+void *kq_sk_user_data(struct sock *sk);
+void kq_sock_hold(struct sock *sk);
+void kq_sock_put(struct sock *sk);
+void kq_lock_sock_nested(struct sock *sk);
+void kq_table_lock(void);
+void kq_table_unlock(void);
+
+/* Addresses of a received datagram (network byte order; ports too). family is AF_INET or
+ * AF_INET6; v4 addresses use the first 4 bytes. */
+struct kq_dgram_addr {
+	u16 family;
+	u8 saddr[16];
+	u8 daddr[16];
+	__be16 sport;
+	__be16 dport;
+	u8 ecn;
+	int ifindex;
+};
+int kq_skb_rx_prepare(struct sk_buff *skb, struct kq_dgram_addr *a, u8 **data, u32 *len);
+const u8 *kq_skb_peek(struct sk_buff *skb, u32 len, u32 *avail);
+
+struct sk_buff *kq_tx_alloc(u32 len);
+u8 *kq_skb_data(struct sk_buff *skb);
+void kq_skb_trim(struct sk_buff *skb, u32 len);
+int kq_xmit(struct sock *sk, struct socket *tun, struct sk_buff *skb, u16 family,
+	    const u8 *saddr, const u8 *daddr, __be16 sport, __be16 dport, u8 ecn);
+int kq_route_saddr(struct sock *sk, u16 family, const u8 *daddr, __be16 dport, u8 *saddr);
+
+void kq_sk_set_peer(struct sock *sk, const void *addr, u16 port);
+void kq_sk_set_state(struct sock *sk, int state);
+int kq_sk_state(const struct sock *sk);
+void kq_sk_set_shutdown(struct sock *sk, int how);
+int kq_sk_shutdown(const struct sock *sk);
+int kq_sk_type(const struct sock *sk);
+int kq_sk_err_take(struct sock *sk);
+struct sock *kq_sk_new_child(struct sock *lsk);
+void kq_sk_free_child(struct sock *sk);
+
+long kq_wait(struct sock *sk, long timeo);
+long kq_sndtimeo(struct sock *sk, int nonblock);
+long kq_rcvtimeo(struct sock *sk, int nonblock);
+int kq_signal_errno(long timeo);
+void kq_wake(struct sock *sk);
+void kq_poll_wait(struct file *file, struct socket *sock, struct poll_table_struct *wait);
+struct msghdr;
+size_t kq_msg_left(struct msghdr *msg);
+int kq_copy_from_msg(void *dst, struct msghdr *msg, size_t len);
+int kq_copy_to_msg(struct msghdr *msg, const void *src, size_t len);
+void kq_msg_revert(struct msghdr *msg, size_t n);
+int kq_msg_has_control(struct msghdr *msg);
+int kq_cmsg_quic(struct msghdr *msg, void *data, int len);
+int kq_put_cmsg(struct msghdr *msg, int type, int len, void *data);
+void kq_msg_set_flags(struct msghdr *msg, int flags);
 
 #endif

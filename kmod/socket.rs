@@ -7,24 +7,29 @@ use kernel::ffi::c_int;
 
 use kernel::prelude::*;
 
+use core::net::SocketAddr;
+
+use quic_proto::conn::Connection;
+
+use crate::addr;
+use crate::crypto::KernelCrypto;
+use crate::driver::{self, ConnState};
+use crate::listen::{self, Listener};
+use crate::rx::{self, RxDatagram};
 use crate::sockopt::Options;
 use crate::sys;
+use crate::table;
 use crate::tunnel::{self, LocalAddr, TunnelRef};
+use crate::tx;
 
-/// `struct quic_sock`: the inet socket followed by a pointer to the Rust-owned state.
-#[repr(C)]
-pub(crate) struct QuicSock {
-    pub(crate) inet: sys::inet_sock,
-    pub(crate) state: *mut SockState,
-}
+/// `struct quic_sock`: the inet socket, the process-context machinery (receive queue, work
+/// item, timer) and a pointer to the Rust-owned state. Defined in shim.h so that C and Rust
+/// agree on it by construction.
+pub(crate) type QuicSock = sys::kq_sock;
 
 /// `struct quic6_sock`: IPv6 sockets carry their `ipv6_pinfo` after the common part
 /// (`proto.ipv6_pinfo_offset` points here).
-#[repr(C)]
-pub(crate) struct Quic6Sock {
-    pub(crate) quic: QuicSock,
-    pub(crate) v6: sys::ipv6_pinfo,
-}
+pub(crate) type Quic6Sock = sys::kq6_sock;
 
 /// Everything the module keeps per socket, behind `lock_sock`.
 pub(crate) struct SockState {
@@ -32,6 +37,10 @@ pub(crate) struct SockState {
     pub(crate) tunnel: Option<TunnelRef>,
     /// Socket options set before/while connecting.
     pub(crate) opts: Options,
+    /// The connection of a connected or accepted socket.
+    pub(crate) conn: Option<KBox<ConnState>>,
+    /// The accept queue of a listening socket.
+    pub(crate) listener: Option<KBox<Listener>>,
 }
 
 /// Returns the state of a QUIC socket.
@@ -41,7 +50,7 @@ pub(crate) struct SockState {
 /// (or otherwise own it exclusively) for the lifetime of the returned reference.
 pub(crate) unsafe fn state<'a>(sk: *mut sys::sock) -> Option<&'a mut SockState> {
     // SAFETY: per the contract `sk` is the first field of a `QuicSock`.
-    let p = unsafe { (*sk.cast::<QuicSock>()).state };
+    let p = unsafe { (*sk.cast::<QuicSock>()).state }.cast::<SockState>();
     // SAFETY: non-null `state` was set by `init` from a live KBox and is only freed by `destroy`.
     unsafe { p.as_mut() }
 }
@@ -76,6 +85,8 @@ pub(crate) unsafe extern "C" fn quic_init(sk: *mut sys::sock) -> c_int {
         SockState {
             tunnel: None,
             opts: Options::new(),
+            conn: None,
+            listener: None,
         },
         GFP_KERNEL,
     ) {
@@ -84,7 +95,10 @@ pub(crate) unsafe extern "C" fn quic_init(sk: *mut sys::sock) -> c_int {
     };
     // SAFETY: `sk` was allocated from our proto's slab, so it is a `QuicSock`; nobody else sees it
     // before init returns.
-    unsafe { (*sk.cast::<QuicSock>()).state = KBox::into_raw(st) };
+    unsafe {
+        sys::kq_ext_init(sk);
+        (*sk.cast::<QuicSock>()).state = KBox::into_raw(st).cast();
+    }
     0
 }
 
@@ -100,19 +114,227 @@ pub(crate) unsafe extern "C" fn quic_destroy(sk: *mut sys::sock) {
     if !p.is_null() {
         // SAFETY: `p` came from `KBox::into_raw` in `quic_init` and is released exactly once;
         // dropping it drops the tunnel reference (process context: may sleep).
-        drop(unsafe { KBox::from_raw(p) });
+        drop(unsafe { KBox::from_raw(p.cast::<SockState>()) });
     }
 }
 
-/// `proto.close`: the last user reference is gone.
+/// Takes the state out of the socket (close): from here on the work item and softirq find
+/// nothing to act on.
+///
+/// # Safety
+/// `sk` is a live QUIC socket whose lock the caller holds.
+unsafe fn take_state(sk: *mut sys::sock) -> Option<KBox<SockState>> {
+    // SAFETY: per the contract, `sk` is a `QuicSock` and locked.
+    let qs = unsafe { &mut *sk.cast::<QuicSock>() };
+    let p = core::mem::replace(&mut qs.state, ptr::null_mut());
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: `p` came from `KBox::into_raw` in `quic_init`; it is taken exactly once.
+        Some(unsafe { KBox::from_raw(p.cast::<SockState>()) })
+    }
+}
+
+/// `proto.close`: the last user reference is gone. Sends CONNECTION_CLOSE (with the code and
+/// phrase of `QUIC_SOCKOPT_CONNECTION_CLOSE`), unhashes the socket from routing, stops its work
+/// item and timer, then frees its state.
 ///
 /// # Safety
 /// Called by the socket layer with a live socket of our proto (and, where present, the user or
 /// kernel buffers it vouches for), in process context.
 pub(crate) unsafe extern "C" fn quic_close(sk: *mut sys::sock, _timeout: kernel::ffi::c_long) {
+    // SAFETY: `sk` is live; process context.
+    unsafe { sys::kq_lock_sock(sk) };
+    // SAFETY: locked above.
+    let mut st = unsafe { take_state(sk) };
+    if let Some(st) = st.as_deref_mut() {
+        if let Some(cs) = st.conn.as_deref_mut() {
+            if !cs.conn.is_closed() {
+                let (code, frame, phrase) = st.opts.close_info();
+                cs.conn.close(true, code, frame, phrase);
+                // SAFETY: `sk` is live and locked.
+                unsafe { tx::flush(sk, &cs.tunnel, &mut cs.conn, driver::now_us()) };
+            }
+            cs.unroute_all(sk);
+        }
+        if st.listener.is_some() {
+            table::unlisten(sk);
+        }
+    }
+    // SAFETY: `sk` is live and locked.
+    unsafe {
+        sys::kq_sk_set_shutdown(sk, sys::SHUTDOWN_MASK as i32);
+        sys::kq_sk_set_state(sk, sys::TCP_CLOSE as i32);
+        sys::kq_release_sock(sk);
+        // Unlocked: the work item may be waiting for the lock.
+        sys::kq_ext_kill(sk);
+    }
+    // Frees the connection, queued requests and tunnel references (may sleep).
+    drop(st);
     // SAFETY: `inet_release` hands us the last user reference; sk_common_release calls our
     // destroy, unhashes, orphans and drops the reference.
     unsafe { sys::sk_common_release(sk) };
+}
+
+/// Runs the socket's work item (see shim.c): datagrams queued by softirq, the timer, then the
+/// driver. Process context, with a socket reference held by the work item.
+///
+/// # Safety
+/// `sk` is a live QUIC socket.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kq_rust_work(sk: *mut sys::sock, timer_fired: bool) {
+    // SAFETY: live per the contract; process context.
+    unsafe { sys::kq_lock_sock(sk) };
+    // SAFETY: locked above.
+    match unsafe { state(sk) } {
+        Some(st) if st.conn.is_some() => {
+            if let Some(cs) = st.conn.as_deref_mut() {
+                // SAFETY: `sk` is this connection's socket, locked.
+                unsafe { cs.receive_queued(sk) };
+                if timer_fired {
+                    cs.conn.on_timeout(driver::now_us());
+                }
+                // SAFETY: as above.
+                unsafe { cs.drive(sk) };
+            }
+        }
+        // SAFETY: locked listener.
+        Some(st) if st.listener.is_some() => unsafe { listen::receive(sk, st) },
+        _ => {
+            // Nothing to deliver to: drop what was queued.
+            // SAFETY: `sk` is live; each skb dequeued is ours.
+            while let Some(d) = unsafe { RxDatagram::next(sk) } {
+                drop(d);
+            }
+        }
+    }
+    // SAFETY: taken above.
+    unsafe { sys::kq_release_sock(sk) };
+}
+
+/// `proto_ops.connect`: routes to the peer (binding an ephemeral port if unbound), sets up the
+/// connection IDs and Initial keys. Nothing is sent until userspace writes the ClientHello.
+///
+/// # Safety
+/// Called by the socket layer with a live socket and `len` bytes of address in kernel memory.
+pub(crate) unsafe extern "C" fn quic_connect(
+    sock: *mut sys::socket,
+    addr: *mut sys::sockaddr,
+    len: c_int,
+    _flags: c_int,
+) -> c_int {
+    // SAFETY: the socket layer passes a live socket.
+    let sk = unsafe { (*sock).sk };
+    // SAFETY: `sk` is live.
+    let family = unsafe { sys::kq_sk_family(sk) };
+    // SAFETY: `len` bytes of `addr` are readable.
+    let peer = match unsafe { addr::parse_peer(family, addr, len) } {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    if peer.port() == 0 || peer.ip().is_unspecified() {
+        return -(sys::EINVAL as c_int);
+    }
+    // SAFETY: `sk` is live.
+    let net = unsafe { sys::kq_sock_net(sk) };
+    // SAFETY: `sk` is live; process context.
+    let r = unsafe {
+        with_locked(sk, |st| {
+            if st.conn.is_some() {
+                return Err(-(sys::EISCONN as i32));
+            }
+            if st.listener.is_some() {
+                return Err(-(sys::EINVAL as i32));
+            }
+            if st.tunnel.is_none() {
+                let any = LocalAddr {
+                    family,
+                    addr: [0; 16],
+                    port: 0,
+                };
+                let t = tunnel::acquire(net, &any)?;
+                st.tunnel = Some(t);
+            }
+            let Some(tun) = st.tunnel.as_ref() else {
+                return Err(-(sys::EINVAL as i32));
+            };
+            let bound = *tun.local();
+            let (pfam, daddr, dport) = addr::to_wire(&peer);
+            // The bound address if it is of the peer's family, else let routing choose.
+            let mut saddr = [0u8; 16];
+            let bound_ip = addr::from_raw(bound.family, &bound.addr, 0).ip();
+            if bound_ip.is_ipv4() == peer.is_ipv4() {
+                saddr = addr::to_wire(&SocketAddr::new(bound_ip, 0)).1;
+            }
+            let rc = sys::kq_route_saddr(sk, pfam, daddr.as_ptr(), dport, saddr.as_mut_ptr());
+            if rc != 0 {
+                return Err(rc);
+            }
+            let local = addr::from_raw(pfam, &saddr, bound.port.to_be());
+            let config = driver::config(&st.opts);
+            let crypto = KernelCrypto::new()?;
+            let conn = Connection::client(
+                crypto,
+                &config,
+                driver::random_cid(rx::LOCAL_CID_LEN),
+                driver::random_cid(16),
+                local,
+                peer,
+                driver::now_us(),
+                &mut driver::KernelRng,
+            )
+            .map_err(|_| -(sys::EINVAL as i32))?;
+            let mut cs = ConnState::new(sk, conn, tun.try_clone()?, None)?;
+            sys::kq_sk_set_local(sk, addr::for_sock(family, &local.ip()).as_ptr().cast(), bound.port);
+            sys::kq_sk_set_peer(sk, addr::for_sock(family, &peer.ip()).as_ptr().cast(), peer.port());
+            sys::kq_sk_set_state(sk, sys::TCP_SYN_SENT as i32);
+            cs.drive(sk);
+            st.conn = Some(cs);
+            Ok(())
+        })
+    };
+    match r {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
+}
+
+/// `proto_ops.shutdown`: SHUT_RD stops receiving (and, on a listener, accepting); SHUT_WR sends
+/// CONNECTION_CLOSE; either wakes every blocked call.
+///
+/// # Safety
+/// Called by the socket layer with a live socket.
+pub(crate) unsafe extern "C" fn quic_shutdown(sock: *mut sys::socket, how: c_int) -> c_int {
+    let mask = match how {
+        0 => sys::RCV_SHUTDOWN,
+        1 => sys::SEND_SHUTDOWN,
+        2 => sys::SHUTDOWN_MASK,
+        _ => return -(sys::EINVAL as c_int),
+    } as i32;
+    // SAFETY: the socket layer passes a live socket.
+    let sk = unsafe { (*sock).sk };
+    // SAFETY: `sk` is live; process context.
+    let r = unsafe {
+        with_locked(sk, |st| {
+            sys::kq_sk_set_shutdown(sk, mask);
+            if let Some(cs) = st.conn.as_deref_mut() {
+                if mask & sys::SEND_SHUTDOWN as i32 != 0 && !cs.conn.is_closed() {
+                    let (code, frame, phrase) = st.opts.close_info();
+                    cs.conn.close(true, code, frame, phrase);
+                }
+                cs.drive(sk);
+            } else if st.listener.is_none() {
+                sys::kq_wake(sk);
+                return Err(-(sys::ENOTCONN as i32));
+            }
+            sys::kq_wake(sk);
+            Ok(())
+        })
+    };
+    match r {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
 }
 
 /// `proto.hash`: nothing to hash.

@@ -12,7 +12,10 @@ use quic_mem::Vec as MVec;
 use quic_uapi as uapi;
 use uapi::AbiStruct;
 
-use crate::socket;
+use quic_proto::conn::Level;
+use quic_proto::stream::{ApiError, Dir, StreamId};
+
+use crate::socket::{self, SockState};
 use crate::sys;
 
 fn einval<T>() -> Result<T, i32> {
@@ -58,6 +61,38 @@ fn default_tp(remote: bool) -> uapi::quic_transport_param {
 }
 
 impl Options {
+    /// The `QUIC_SOCKOPT_CONFIG` value.
+    pub(crate) fn config(&self) -> &uapi::quic_config {
+        &self.config
+    }
+
+    /// Our transport parameters (`QUIC_SOCKOPT_TRANSPORT_PARAM`, remote = 0).
+    pub(crate) fn local_tp(&self) -> &uapi::quic_transport_param {
+        &self.local_tp
+    }
+
+    /// The application close code, frame type and phrase set by `QUIC_SOCKOPT_CONNECTION_CLOSE`.
+    pub(crate) fn close_info(&self) -> (u64, u64, &[u8]) {
+        let p = &self.close.phrase;
+        let n = p.iter().position(|c| *c == 0).unwrap_or(p.len());
+        (u64::from(self.close.errcode), u64::from(self.close.frame), &p[..n])
+    }
+
+    /// A copy for an accepted socket, which inherits its listener's options.
+    pub(crate) fn try_clone(&self) -> Result<Self, i32> {
+        let e = |_| -(sys::ENOMEM as i32);
+        Ok(Options {
+            config: self.config,
+            local_tp: self.local_tp,
+            remote_tp: self.remote_tp,
+            events: self.events,
+            close: self.close,
+            alpn: self.alpn.try_clone().map_err(e)?,
+            token: self.token.try_clone().map_err(e)?,
+            ticket: self.ticket.try_clone().map_err(e)?,
+        })
+    }
+
     pub(crate) fn new() -> Self {
         Options {
             config: uapi::quic_config {
@@ -412,6 +447,163 @@ fn get(opts: &Options, optname: c_int, out: &UserOut) -> Result<(), i32> {
     }
 }
 
+/// Length of a traffic secret for a `TLS_CIPHER_*` type (SHA-384 for AES-256-GCM).
+fn secret_len(ty: u32) -> usize {
+    if ty == 52 {
+        48
+    } else {
+        32
+    }
+}
+
+fn api_errno(e: ApiError) -> i32 {
+    -(match e {
+        ApiError::StreamLimit => sys::EAGAIN,
+        ApiError::OutOfMemory => sys::ENOMEM,
+        ApiError::Closed | ApiError::Stopped(_) | ApiError::Reset(_) => sys::EPIPE,
+        ApiError::UnknownStream | ApiError::WrongDirection => sys::EINVAL,
+    } as i32)
+}
+
+/// Options that act on the socket's live connection. `None` when `optname` is not one of them
+/// or the socket has no connection (the option-store path then answers).
+///
+/// # Safety
+/// `sk` is the live, locked socket whose state `st` is.
+unsafe fn conn_set(
+    sk: *mut sys::sock,
+    st: &mut SockState,
+    optname: c_int,
+    optval: sys::sockptr_t,
+    optlen: c_uint,
+) -> Option<Result<(), i32>> {
+    use core::mem::size_of;
+    let cs = st.conn.as_deref_mut()?;
+    let r = match optname {
+        uapi::QUIC_SOCKOPT_CRYPTO_SECRET => (|| {
+            let s: uapi::quic_crypto_secret = read_struct(
+                optval,
+                optlen,
+                size_of::<uapi::quic_crypto_secret>(),
+                Default::default(),
+            )?;
+            let level = Level::from_abi(s.level).ok_or(-(sys::EINVAL as i32))?;
+            if s.send > 1 || !(51..=54).contains(&s.r#type) || level == Level::Initial {
+                return einval();
+            }
+            let secret = &s.secret[..secret_len(s.r#type)];
+            cs.conn
+                .install_secret(level, s.send != 0, s.r#type, secret)
+                .map_err(|_| -(sys::EINVAL as i32))?;
+            if level == Level::App {
+                if s.send != 0 {
+                    cs.app_keys.1 = true;
+                } else {
+                    cs.app_keys.0 = true;
+                }
+                // The 1-RTT send secret is the last step of the handshake in userspace: the
+                // client has queued its Finished, the server has read the client's.
+                if cs.app_keys == (true, true) && !cs.conn.is_handshake_complete() {
+                    cs.conn.handshake_complete().map_err(|_| -(sys::EINVAL as i32))?;
+                    // SAFETY: `sk` is live and locked.
+                    unsafe { sys::kq_sk_set_state(sk, sys::TCP_ESTABLISHED as i32) };
+                }
+            }
+            Ok(())
+        })(),
+        uapi::QUIC_SOCKOPT_TRANSPORT_PARAM_EXT => (|| {
+            let v = read_bytes(optval, optlen, uapi::QUIC_TRANSPORT_PARAM_EXT_MAX_LEN)?;
+            cs.conn
+                .set_peer_transport_params_ext(&v)
+                .map_err(|_| -(sys::EINVAL as i32))?;
+            cs.peer_tp = true;
+            Ok(())
+        })(),
+        uapi::QUIC_SOCKOPT_STREAM_RESET | uapi::QUIC_SOCKOPT_STREAM_STOP_SENDING => (|| {
+            let e: uapi::quic_errinfo = read_struct(
+                optval,
+                optlen,
+                size_of::<uapi::quic_errinfo>(),
+                Default::default(),
+            )?;
+            let id = u64::try_from(e.stream_id).map_err(|_| -(sys::EINVAL as i32))?;
+            let id = StreamId::new(id);
+            let code = u64::from(e.errcode);
+            if optname == uapi::QUIC_SOCKOPT_STREAM_RESET {
+                cs.conn.stream_reset(id, code)
+            } else {
+                cs.conn.stream_stop_sending(id, code)
+            }
+            .map_err(api_errno)
+        })(),
+        uapi::QUIC_SOCKOPT_KEY_UPDATE => cs.conn.key_update().map_err(|_| -(sys::EINVAL as i32)),
+        _ => return None,
+    };
+    // SAFETY: per the contract.
+    unsafe { cs.drive(sk) };
+    Some(r)
+}
+
+/// getsockopt options that read the live connection; see `conn_set`.
+///
+/// # Safety
+/// As `conn_set`.
+unsafe fn conn_get(
+    sk: *mut sys::sock,
+    st: &mut SockState,
+    optname: c_int,
+    out: &UserOut,
+) -> Option<Result<(), i32>> {
+    let cs = st.conn.as_deref_mut()?;
+    let r = match optname {
+        uapi::QUIC_SOCKOPT_TRANSPORT_PARAM_EXT => {
+            let mut buf = [0u8; uapi::QUIC_TRANSPORT_PARAM_EXT_MAX_LEN];
+            match cs.conn.local_transport_params_ext(&mut buf) {
+                Ok(n) if n <= out.len => out.put(&buf[..n]),
+                Ok(_) => einval(),
+                Err(_) => Err(-(sys::EINVAL as i32)),
+            }
+        }
+        uapi::QUIC_SOCKOPT_STREAM_OPEN => (|| {
+            let mut si: uapi::quic_stream_info = out.get_struct()?;
+            let side = crate::driver::stream_side(&cs.conn);
+            if si.stream_id == -1 {
+                let dir = if si.stream_flags & uapi::MSG_QUIC_STREAM_UNI != 0 {
+                    Dir::Uni
+                } else {
+                    Dir::Bidi
+                };
+                let id = cs.conn.stream_open(dir).map_err(api_errno)?;
+                si.stream_id = id.raw() as i64;
+            } else {
+                let id = u64::try_from(si.stream_id).map_err(|_| -(sys::EINVAL as i32))?;
+                let id = StreamId::new(id);
+                if !id.is_local(side) {
+                    return einval();
+                }
+                cs.conn.stream_open_id(id).map_err(api_errno)?;
+            }
+            cs.last_stream = Some(si.stream_id);
+            out.put_struct(&si, core::mem::size_of::<uapi::quic_stream_info>())
+        })(),
+        uapi::QUIC_SOCKOPT_CONNECTION_CLOSE => {
+            let info = cs.conn.close_info()?;
+            let mut c = uapi::quic_connection_close {
+                errcode: info.code as u32,
+                frame: info.frame_type as u8,
+                ..Default::default()
+            };
+            let n = info.reason.len().min(c.phrase.len() - 1);
+            c.phrase[..n].copy_from_slice(&info.reason[..n]);
+            out.put_struct(&c, 8)
+        }
+        _ => return None,
+    };
+    // SAFETY: per the contract.
+    unsafe { cs.drive(sk) };
+    Some(r)
+}
+
 fn is_v6(sk: *mut sys::sock) -> bool {
     // SAFETY: `sk` is live in a proto callback.
     u32::from(unsafe { sys::kq_sk_family(sk) }) == sys::AF_INET6
@@ -440,7 +632,12 @@ pub(crate) unsafe extern "C" fn quic_setsockopt(
         };
     }
     // SAFETY: `sk` is live; process context.
-    match unsafe { socket::with_locked(sk, |st| set(&mut st.opts, optname, optval, optlen)) } {
+    match unsafe {
+        socket::with_locked(sk, |st| match conn_set(sk, st, optname, optval, optlen) {
+            Some(r) => r,
+            None => set(&mut st.opts, optname, optval, optlen),
+        })
+    } {
         Ok(()) => 0,
         Err(e) => e,
     }
@@ -482,7 +679,12 @@ pub(crate) unsafe extern "C" fn quic_getsockopt(
         len,
     };
     // SAFETY: `sk` is live; process context.
-    match unsafe { socket::with_locked(sk, |st| get(&st.opts, optname, &out)) } {
+    match unsafe {
+        socket::with_locked(sk, |st| match conn_get(sk, st, optname, &out) {
+            Some(r) => r,
+            None => get(&st.opts, optname, &out),
+        })
+    } {
         Ok(()) => 0,
         Err(e) => e,
     }

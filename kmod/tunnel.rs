@@ -3,7 +3,6 @@
 //! every QUIC socket bound there and released when the last one lets go.
 
 use core::ptr;
-use kernel::ffi::c_int;
 
 use kernel::prelude::*;
 use quic_mem::{Box as MBox, Vec as MVec};
@@ -48,18 +47,31 @@ impl TunnelRef {
     pub(crate) fn local(&self) -> &LocalAddr {
         &self.local
     }
-}
 
-/// Datagrams arrive here (softirq) for every tunnel socket.
-///
-/// # Safety
-/// Called by the UDP stack with a valid `sk` and an `skb` we now own.
-unsafe extern "C" fn encap_rcv(_sk: *mut sys::sock, skb: *mut sys::sk_buff) -> c_int {
-    // No connection can exist on a tunnel yet (connections arrive with the engine): the datagram
-    // is consumed and freed so it does not surface as plain UDP.
-    // SAFETY: the UDP stack handed us ownership of `skb`.
-    unsafe { sys::kq_kfree_skb(skb) };
-    0
+    /// The tunnel's kernel UDP socket (valid while this reference lives).
+    pub(crate) fn sock(&self) -> *mut sys::socket {
+        // SAFETY: the tunnel lives while a reference to it exists; `sock` never changes.
+        unsafe { (*self.tunnel).sock }
+    }
+
+    /// An identifier of the tunnel, as `rx::encap_rcv` sees it (its `sk_user_data`).
+    pub(crate) fn id(&self) -> usize {
+        self.tunnel as usize
+    }
+
+    /// Another reference to the same tunnel (an accepted connection shares its listener's).
+    pub(crate) fn try_clone(&self) -> Result<TunnelRef, i32> {
+        let mut table = TUNNELS.lock();
+        let t = table
+            .iter_mut()
+            .find(|t| ptr::eq(&***t, self.tunnel))
+            .ok_or(-(sys::EINVAL as i32))?;
+        t.users += 1;
+        Ok(TunnelRef {
+            tunnel: self.tunnel,
+            local: self.local,
+        })
+    }
 }
 
 fn create_udp_socket(net: *mut sys::net, local: &LocalAddr) -> Result<*mut sys::socket, i32> {
@@ -132,7 +144,7 @@ pub(crate) fn acquire(net: *mut sys::net, local: &LocalAddr) -> Result<TunnelRef
     let mut tcfg = sys::udp_tunnel_sock_cfg {
         sk_user_data: p as *mut kernel::ffi::c_void,
         encap_type: 1,
-        encap_rcv: Some(encap_rcv),
+        encap_rcv: Some(crate::rx::encap_rcv),
         ..Default::default()
     };
     // SAFETY: `sock` is a fresh UDP socket in `net`; `tcfg` outlives the call; the tunnel it
@@ -152,30 +164,36 @@ pub(crate) fn acquire(net: *mut sys::net, local: &LocalAddr) -> Result<TunnelRef
 
 impl Drop for TunnelRef {
     fn drop(&mut self) {
-        let mut table = TUNNELS.lock();
-        let Some(idx) = table.iter().position(|t| ptr::eq(&**t, self.tunnel)) else {
-            pr_err!("releasing an unknown tunnel\n");
-            return;
-        };
-        let last = match table.get_mut(idx) {
-            Some(t) => {
-                t.users -= 1;
-                t.users == 0
+        let removed = {
+            let mut table = TUNNELS.lock();
+            let Some(idx) = table.iter().position(|t| ptr::eq(&**t, self.tunnel)) else {
+                pr_err!("releasing an unknown tunnel\n");
+                return;
+            };
+            let last = match table.get_mut(idx) {
+                Some(t) => {
+                    t.users -= 1;
+                    t.users == 0
+                }
+                None => false,
+            };
+            if !last {
+                return;
             }
-            None => false,
-        };
-        if last {
             let removed = table.remove(idx);
             if table.is_empty() {
                 // Give the table's buffer back too: the table is a static that outlives the
                 // module's last socket, and a kept capacity would leak at rmmod.
                 *table = MVec::new();
             }
-            if let Some(t) = removed {
-                // SAFETY: the last user is gone; releasing clears sk_user_data and waits for
-                // RCU readers (encap_rcv), after which the tunnel box may be freed.
-                unsafe { sys::udp_tunnel_sock_release(t.sock) };
-            }
+            removed
+        };
+        // Outside the mutex: releasing waits for an RCU grace period, which must not hold up
+        // every bind. The tunnel is out of the table, so nobody else can find it.
+        if let Some(t) = removed {
+            // SAFETY: the last user is gone; releasing clears sk_user_data and waits for RCU
+            // readers (encap_rcv), after which the tunnel box may be freed.
+            unsafe { sys::udp_tunnel_sock_release(t.sock) };
         }
     }
 }

@@ -1,6 +1,9 @@
 //! kquic userspace library.
 //!
-//! For now: [`tls`], the TLS 1.3 handshake adapter (rustls) that the C library
-//! (`quic_client_handshake` and friends), the handshake daemon and the tests drive.
+//! - [`tls`]: the TLS 1.3 handshake adapter (rustls) that the C library
+//!   (`quic_client_handshake` and friends), the handshake daemon and the tests drive;
+//! - [`ksock`]: an `IPPROTO_QUIC` kernel socket (stream cmsgs, socket options) and the
+//!   userspace handshake that runs [`tls`] over it.
 
+pub mod ksock;
 pub mod tls;

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The driver: the only code that feeds a connection and acts on what it says. After every
+//! input (a datagram, the timer, an application call) `drive` drains the engine's events
+//! (routing connection IDs, noting readable streams and CRYPTO data, the close), sends every
+//! datagram it has ready, re-arms the socket's timer from `poll_timeout` and wakes waiters.
+//! Always called with the socket lock held, in process context.
+
+use kernel::prelude::*;
+use quic_mem::Vec as MVec;
+use quic_proto::cid::ConnectionId;
+use quic_proto::conn::{CloseSource, Config, Connection, Event, Key32, Level};
+use quic_proto::crypto::Rng;
+use quic_proto::recovery::cc::Algorithm;
+use quic_proto::transport_params::TransportParams;
+use quic_uapi as uapi;
+
+use crate::crypto::KernelCrypto;
+use crate::rx::{RxDatagram, LOCAL_CID_LEN};
+use crate::sockopt::Options;
+use crate::sync::TableLocked;
+use crate::sys;
+use crate::table;
+use crate::tunnel::TunnelRef;
+use crate::tx;
+
+/// The kernel's random source for the engine.
+pub(crate) struct KernelRng;
+
+impl Rng for KernelRng {
+    fn fill(&mut self, dest: &mut [u8]) {
+        // SAFETY: `dest` is valid for `dest.len()` bytes; get_random_bytes works in any context.
+        unsafe { sys::kq_get_random_bytes(dest.as_mut_ptr().cast(), dest.len() as u32) };
+    }
+}
+
+/// Our side, as the stream layer names it.
+pub(crate) fn stream_side(conn: &Connection<KernelCrypto>) -> quic_proto::stream::Side {
+    match conn.side() {
+        quic_proto::crypto::Side::Client => quic_proto::stream::Side::Client,
+        quic_proto::crypto::Side::Server => quic_proto::stream::Side::Server,
+    }
+}
+
+/// Monotonic time in microseconds, the engine's clock.
+pub(crate) fn now_us() -> u64 {
+    // SAFETY: reads the monotonic clock; any context.
+    unsafe { sys::kq_now_us() }
+}
+
+/// A random connection ID of our length.
+pub(crate) fn random_cid(len: usize) -> ConnectionId {
+    let mut b = [0u8; 20];
+    let len = len.min(b.len());
+    KernelRng.fill(&mut b[..len]);
+    ConnectionId::new(&b[..len]).unwrap_or_default()
+}
+
+/// The keys every connection of the module shares: stateless reset tokens and address
+/// validation tokens must verify across connections. Made once, at first use.
+static KEYS: TableLocked<Option<([u8; 32], [u8; 32])>> = TableLocked::new(None);
+
+fn endpoint_keys() -> ([u8; 32], [u8; 32]) {
+    let mut k = KEYS.lock();
+    if let Some(keys) = *k {
+        return keys;
+    }
+    let mut reset = [0u8; 32];
+    let mut token = [0u8; 32];
+    KernelRng.fill(&mut reset);
+    KernelRng.fill(&mut token);
+    *k = Some((reset, token));
+    (reset, token)
+}
+
+/// The engine configuration of a socket's options (`QUIC_SOCKOPT_CONFIG`,
+/// `QUIC_SOCKOPT_TRANSPORT_PARAM`).
+pub(crate) fn config(opts: &Options) -> Config {
+    let c = opts.config();
+    let mut cfg = Config::new();
+    if c.version != 0 {
+        cfg.version = c.version;
+    }
+    cfg.transport_params = TransportParams::from_uapi(opts.local_tp());
+    cfg.initial_rtt = u64::from(c.initial_smoothed_rtt);
+    cfg.congestion = if c.congestion_control_algo == uapi::QUIC_CONG_ALG_RENO {
+        Algorithm::Reno
+    } else {
+        Algorithm::Cubic
+    };
+    cfg.validate_peer_address = c.validate_peer_address != 0;
+    cfg.stream_data_nodelay = c.stream_data_nodelay != 0;
+    cfg.keepalive_interval = u64::from(c.keepalive_probe_interval);
+    cfg.plpmtud_probe_interval = u64::from(c.plpmtud_probe_interval);
+    cfg.cid_len = LOCAL_CID_LEN;
+    let (reset, token) = endpoint_keys();
+    cfg.reset_key = Key32(reset);
+    cfg.token_key = Key32(token);
+    cfg
+}
+
+/// A socket's connection and what the socket layer tracks beside it.
+pub(crate) struct ConnState {
+    /// The engine.
+    pub(crate) conn: Connection<KernelCrypto>,
+    /// The socket's tunnel.
+    pub(crate) tunnel: TunnelRef,
+    /// Streams with something to read, oldest first.
+    readable: MVec<u64>,
+    /// ABI crypto levels (bit per level) with CRYPTO bytes waiting for userspace.
+    crypto: u8,
+    /// The most recently opened stream (send/recv without a cmsg use it).
+    pub(crate) last_stream: Option<i64>,
+    /// Negative errno once the connection ended (0 while it lives).
+    pub(crate) error: i32,
+    /// 1-RTT secrets installed (rx, tx).
+    pub(crate) app_keys: (bool, bool),
+    /// The peer's transport parameters extension was set.
+    pub(crate) peer_tp: bool,
+    /// Connection IDs routed to this socket.
+    routes: MVec<ConnectionId>,
+    /// A server's Initial DCID (routed until the handshake is confirmed).
+    initial_dcid: Option<ConnectionId>,
+    net: *mut sys::net,
+}
+
+impl ConnState {
+    /// Wraps a new connection of socket `sk`.
+    pub(crate) fn new(
+        sk: *mut sys::sock,
+        conn: Connection<KernelCrypto>,
+        tunnel: TunnelRef,
+        initial_dcid: Option<ConnectionId>,
+    ) -> Result<KBox<Self>, i32> {
+        // SAFETY: `sk` is live.
+        let net = unsafe { sys::kq_sock_net(sk) };
+        let mut cs = KBox::new(
+            ConnState {
+                conn,
+                tunnel,
+                readable: MVec::new(),
+                crypto: 0,
+                last_stream: None,
+                error: 0,
+                app_keys: (false, false),
+                peer_tp: false,
+                routes: MVec::new(),
+                initial_dcid,
+                net,
+            },
+            GFP_KERNEL,
+        )
+        .map_err(|_| -(sys::ENOMEM as i32))?;
+        let mut cids = MVec::new();
+        for (_, cid) in cs.conn.local_cids() {
+            cids.push(cid).map_err(|_| -(sys::ENOMEM as i32))?;
+        }
+        if let Some(d) = initial_dcid {
+            cids.push(d).map_err(|_| -(sys::ENOMEM as i32))?;
+        }
+        for cid in cids.iter() {
+            cs.route(sk, cid)?;
+        }
+        Ok(cs)
+    }
+
+    fn route(&mut self, sk: *mut sys::sock, cid: &ConnectionId) -> Result<(), i32> {
+        if self.routes.iter().any(|c| c == cid) {
+            return Ok(());
+        }
+        self.routes.reserve(1).map_err(|_| -(sys::ENOMEM as i32))?;
+        table::insert(self.net, cid, sk)?;
+        let _ = self.routes.push(*cid);
+        Ok(())
+    }
+
+    fn unroute(&mut self, sk: *mut sys::sock, cid: &ConnectionId) {
+        table::remove(self.net, cid, sk);
+        self.routes.retain(|c| c != cid);
+    }
+
+    /// The lowest level with CRYPTO bytes for userspace, in handshake order.
+    pub(crate) fn crypto_pending(&self) -> Option<Level> {
+        [Level::Initial, Level::Handshake, Level::App]
+            .into_iter()
+            .find(|l| self.crypto & (1 << l.abi()) != 0)
+    }
+
+    /// The CRYPTO bytes of `level` were all read.
+    pub(crate) fn crypto_drained(&mut self, level: Level) {
+        self.crypto &= !(1 << level.abi());
+    }
+
+    /// The stream to read from next.
+    pub(crate) fn readable_front(&self) -> Option<u64> {
+        self.readable.first().copied()
+    }
+
+    /// `id` has nothing more to read for now.
+    pub(crate) fn readable_pop(&mut self, id: u64) {
+        self.readable.retain(|s| *s != id);
+    }
+
+    /// Something to read: stream data or CRYPTO bytes.
+    pub(crate) fn has_input(&self) -> bool {
+        !self.readable.is_empty() || self.crypto != 0
+    }
+
+    fn on_event(&mut self, sk: *mut sys::sock, ev: Event) {
+        match ev {
+            Event::LocalCidIssued { cid, .. } => {
+                // A connection ID we cannot route is one the peer's packets will not reach us
+                // with; the peer uses another.
+                let _ = self.route(sk, &cid);
+            }
+            Event::LocalCidRetired { cid, .. } => self.unroute(sk, &cid),
+            Event::StreamReadable(id) => {
+                if !self.readable.iter().any(|s| *s == id.raw()) {
+                    // Without room the stream is found again by the next StreamReadable.
+                    let _ = self.readable.push(id.raw());
+                }
+            }
+            Event::CryptoData(level) => self.crypto |= 1 << level.abi(),
+            Event::HandshakeConfirmed => {
+                if let Some(d) = self.initial_dcid.take() {
+                    if !self.conn.local_cids().any(|(_, c)| c == d) {
+                        self.unroute(sk, &d);
+                    }
+                }
+            }
+            Event::Closed(info) => {
+                self.error = match info.source {
+                    CloseSource::IdleTimeout => -(sys::ETIMEDOUT as i32),
+                    CloseSource::VersionNegotiation { .. } => -(sys::ECONNREFUSED as i32),
+                    CloseSource::Local => -(sys::ECONNABORTED as i32),
+                    CloseSource::Peer | CloseSource::StatelessReset => -(sys::ECONNRESET as i32),
+                };
+            }
+            _ => {}
+        }
+    }
+
+    /// Removes every route to this connection (close).
+    pub(crate) fn unroute_all(&mut self, sk: *mut sys::sock) {
+        for cid in self.routes.iter() {
+            table::remove(self.net, cid, sk);
+        }
+        self.routes.clear();
+    }
+
+    /// Feeds every datagram queued for `sk` to the engine.
+    ///
+    /// # Safety
+    /// `sk` is the live socket of this connection, locked by the caller.
+    pub(crate) unsafe fn receive_queued(&mut self, sk: *mut sys::sock) {
+        // SAFETY: per the contract.
+        while let Some(mut d) = unsafe { RxDatagram::next(sk) } {
+            let (from, to, ecn) = (d.from, d.to, d.ecn);
+            self.conn.recv_datagram(now_us(), from, to, d.payload(), ecn);
+        }
+    }
+
+    /// Feeds one datagram (an Initial a listener kept for `accept`).
+    pub(crate) fn receive(&mut self, d: &mut RxDatagram) {
+        let (from, to, ecn) = (d.from, d.to, d.ecn);
+        self.conn.recv_datagram(now_us(), from, to, d.payload(), ecn);
+    }
+
+    /// Events, transmit, timer, wake: see the module doc.
+    ///
+    /// # Safety
+    /// `sk` is the live socket of this connection, locked by the caller (process context).
+    pub(crate) unsafe fn drive(&mut self, sk: *mut sys::sock) {
+        let now = now_us();
+        loop {
+            let mut any = false;
+            while let Some(ev) = self.conn.poll_event() {
+                any = true;
+                self.on_event(sk, ev);
+            }
+            // SAFETY: per the contract.
+            let sent = unsafe { tx::flush(sk, &self.tunnel, &mut self.conn, now) };
+            if !any && sent == 0 {
+                break;
+            }
+        }
+        // SAFETY: `sk` is live; its timer is ours to arm while the socket is not closed (the
+        // caller holds the lock and close runs `kq_ext_kill` after taking the state).
+        unsafe {
+            match self.conn.poll_timeout() {
+                Some(t) if !self.conn.is_drained() => sys::kq_timer_arm(sk, t),
+                _ => sys::kq_timer_stop(sk),
+            }
+            sys::kq_wake(sk);
+        }
+    }
+}
