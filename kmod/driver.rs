@@ -98,10 +98,55 @@ pub(crate) fn config(opts: &Options) -> Config {
     cfg
 }
 
+/// A client connection on the heap (see `ConnState::conn`). Not inlined: the engine's
+/// constructor returns the connection by value, and only this frame should hold it.
+#[inline(never)]
+pub(crate) fn new_client(
+    config: &Config,
+    local: core::net::SocketAddr,
+    peer: core::net::SocketAddr,
+) -> Result<KBox<Connection<KernelCrypto>>, i32> {
+    let conn = Connection::client(
+        KernelCrypto::new()?,
+        config,
+        random_cid(LOCAL_CID_LEN),
+        random_cid(16),
+        local,
+        peer,
+        now_us(),
+        &mut KernelRng,
+    )
+    .map_err(|_| -(sys::EINVAL as i32))?;
+    KBox::new(conn, GFP_KERNEL).map_err(|_| -(sys::ENOMEM as i32))
+}
+
+/// A server connection for an accepted client Initial, on the heap; see `new_client`.
+#[inline(never)]
+pub(crate) fn new_server(
+    config: &Config,
+    accepted: &quic_proto::conn::Accepted,
+    local: core::net::SocketAddr,
+    peer: core::net::SocketAddr,
+) -> Result<KBox<Connection<KernelCrypto>>, i32> {
+    let conn = Connection::server(
+        KernelCrypto::new()?,
+        config,
+        accepted,
+        random_cid(LOCAL_CID_LEN),
+        local,
+        peer,
+        now_us(),
+        &mut KernelRng,
+    )
+    .map_err(|_| -(sys::EINVAL as i32))?;
+    KBox::new(conn, GFP_KERNEL).map_err(|_| -(sys::ENOMEM as i32))
+}
+
 /// A socket's connection and what the socket layer tracks beside it.
 pub(crate) struct ConnState {
-    /// The engine.
-    pub(crate) conn: Connection<KernelCrypto>,
+    /// The engine (boxed on its own: it is built on the stack by the engine's constructors,
+    /// and every further copy on a 16 KiB kernel stack counts).
+    pub(crate) conn: KBox<Connection<KernelCrypto>>,
     /// The socket's tunnel.
     pub(crate) tunnel: TunnelRef,
     /// Streams with something to read, oldest first.
@@ -127,7 +172,7 @@ impl ConnState {
     /// Wraps a new connection of socket `sk`.
     pub(crate) fn new(
         sk: *mut sys::sock,
-        conn: Connection<KernelCrypto>,
+        conn: KBox<Connection<KernelCrypto>>,
         tunnel: TunnelRef,
         initial_dcid: Option<ConnectionId>,
     ) -> Result<KBox<Self>, i32> {
@@ -228,6 +273,14 @@ impl ConnState {
                 }
             }
             Event::Closed(info) => {
+                pr_debug!(
+                    "connection closed: {:?}, {} code {:#x} frame {:#x}: {}\n",
+                    info.source,
+                    if info.app { "application" } else { "transport" },
+                    info.code,
+                    info.frame_type,
+                    core::str::from_utf8(&info.reason).unwrap_or("?")
+                );
                 self.error = match info.source {
                     CloseSource::IdleTimeout => -(sys::ETIMEDOUT as i32),
                     CloseSource::VersionNegotiation { .. } => -(sys::ECONNREFUSED as i32),

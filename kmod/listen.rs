@@ -11,7 +11,7 @@ use kernel::ffi::{c_int, c_long};
 use kernel::prelude::*;
 use quic_mem::Vec as MVec;
 use quic_proto::cid::ConnectionId;
-use quic_proto::conn::{Accepted, Config, Connection};
+use quic_proto::conn::{Accepted, Config};
 use quic_proto::endpoint::{self, Decision};
 
 use crate::crypto::KernelCrypto;
@@ -200,6 +200,7 @@ pub(crate) unsafe fn receive(sk: *mut sys::sock, st: &mut SockState) {
 ///
 /// # Safety
 /// `child` is a fresh, locked QUIC socket; `lst` the listener's state.
+#[inline(never)]
 unsafe fn setup_child(child: *mut sys::sock, lst: &SockState, req: &mut Request) -> Result<(), i32> {
     // SAFETY: `child` is locked; its state was made by our init.
     let st = unsafe { socket::state(child) }.ok_or(-(sys::EINVAL as i32))?;
@@ -210,17 +211,7 @@ unsafe fn setup_child(child: *mut sys::sock, lst: &SockState, req: &mut Request)
         .ok_or(-(sys::EINVAL as i32))?
         .try_clone()?;
     let config = driver::config(&st.opts);
-    let conn = Connection::server(
-        KernelCrypto::new()?,
-        &config,
-        &req.accepted,
-        driver::random_cid(LOCAL_CID_LEN),
-        req.to,
-        req.from,
-        driver::now_us(),
-        &mut driver::KernelRng,
-    )
-    .map_err(|_| -(sys::EINVAL as i32))?;
+    let conn = driver::new_server(&config, &req.accepted, req.to, req.from)?;
     let mut cs = ConnState::new(child, conn, tun, Some(req.accepted.initial_dcid))?;
     for skb in core::mem::take(&mut req.skbs).iter() {
         // SAFETY: the request owned the skb; ownership moves to the datagram.

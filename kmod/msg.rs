@@ -224,7 +224,8 @@ unsafe fn send_data(
             return if total > 0 { Ok(total) } else { Err(err(sys::EPIPE)) };
         }
         if left == 0 {
-            if fin {
+            // An empty message with FIN ends the stream; otherwise FIN went with the last byte.
+            if fin && total == 0 {
                 cs.conn.stream_write(sid, &[], true).map_err(api_errno)?;
             }
             // SAFETY: `sk` is live and locked.

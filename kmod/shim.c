@@ -532,7 +532,7 @@ int kq_xmit(struct sock *sk, struct socket *tun, struct sk_buff *skb, u16 family
 			kfree_skb(skb);
 			goto out;
 		}
-		udp_tunnel6_xmit_skb(dst, tun->sk, skb, dst->dev, &fl6.saddr, &fl6.daddr,
+		udp_tunnel6_xmit_skb(dst, tun->sk, skb, NULL, &fl6.saddr, &fl6.daddr,
 				     ecn & INET_ECN_MASK, ip6_dst_hoplimit(dst), 0, sport, dport,
 				     false);
 #else

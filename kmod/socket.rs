@@ -9,13 +9,10 @@ use kernel::prelude::*;
 
 use core::net::SocketAddr;
 
-use quic_proto::conn::Connection;
-
 use crate::addr;
-use crate::crypto::KernelCrypto;
 use crate::driver::{self, ConnState};
 use crate::listen::{self, Listener};
-use crate::rx::{self, RxDatagram};
+use crate::rx::RxDatagram;
 use crate::sockopt::Options;
 use crate::sys;
 use crate::table;
@@ -272,18 +269,7 @@ pub(crate) unsafe extern "C" fn quic_connect(
             }
             let local = addr::from_raw(pfam, &saddr, bound.port.to_be());
             let config = driver::config(&st.opts);
-            let crypto = KernelCrypto::new()?;
-            let conn = Connection::client(
-                crypto,
-                &config,
-                driver::random_cid(rx::LOCAL_CID_LEN),
-                driver::random_cid(16),
-                local,
-                peer,
-                driver::now_us(),
-                &mut driver::KernelRng,
-            )
-            .map_err(|_| -(sys::EINVAL as i32))?;
+            let conn = driver::new_client(&config, local, peer)?;
             let mut cs = ConnState::new(sk, conn, tun.try_clone()?, None)?;
             sys::kq_sk_set_local(sk, addr::for_sock(family, &local.ip()).as_ptr().cast(), bound.port);
             sys::kq_sk_set_peer(sk, addr::for_sock(family, &peer.ip()).as_ptr().cast(), peer.port());

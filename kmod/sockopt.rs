@@ -479,6 +479,19 @@ unsafe fn conn_set(
 ) -> Option<Result<(), i32>> {
     use core::mem::size_of;
     let cs = st.conn.as_deref_mut()?;
+    let acts = matches!(
+        optname,
+        uapi::QUIC_SOCKOPT_CRYPTO_SECRET
+            | uapi::QUIC_SOCKOPT_TRANSPORT_PARAM_EXT
+            | uapi::QUIC_SOCKOPT_STREAM_RESET
+            | uapi::QUIC_SOCKOPT_STREAM_STOP_SENDING
+            | uapi::QUIC_SOCKOPT_KEY_UPDATE
+    );
+    if acts && cs.conn.is_closed() {
+        // The connection is gone: say how, as recvmsg would.
+        let e = if cs.error != 0 { cs.error } else { -(sys::ECONNRESET as i32) };
+        return Some(Err(e));
+    }
     let r = match optname {
         uapi::QUIC_SOCKOPT_CRYPTO_SECRET => (|| {
             let s: uapi::quic_crypto_secret = read_struct(

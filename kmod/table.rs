@@ -8,6 +8,10 @@
 //!
 //! Entries are keyed by network namespace as well: connection IDs are only unique per
 //! namespace.
+//!
+//! Nothing allocates under the spinlock: a bucket that is full is replaced by a larger one
+//! allocated outside the lock (process context, may sleep), and the old storage is freed
+//! outside it too.
 
 use quic_mem::Vec as MVec;
 use quic_proto::cid::ConnectionId;
@@ -54,16 +58,63 @@ fn bucket(net: usize, cid: &[u8]) -> usize {
     (h ^ (h >> 29)) as usize % BUCKETS
 }
 
-/// Routes `cid` in `net` to `sk`. `EEXIST` if another socket has it.
+/// Where `push_locked` found no room: the capacity a replacement needs.
+struct Full(usize);
+
+/// Adds `x` to `v` if it has room (never allocates).
+fn push_locked<T>(v: &mut MVec<T>, x: T) -> Result<(), (T, Full)> {
+    if v.len() < v.capacity() {
+        // Cannot fail or allocate: there is room.
+        let _ = v.push(x);
+        Ok(())
+    } else {
+        Err((x, Full((v.capacity() * 2).max(4))))
+    }
+}
+
+/// Moves everything of `old` into `new` (which has room for it) and returns the emptied old
+/// storage, to be freed outside the lock.
+fn regrow<T>(old: &mut MVec<T>, mut new: MVec<T>) -> MVec<T> {
+    while let Some(x) = old.pop() {
+        let _ = new.push(x);
+    }
+    core::mem::replace(old, new)
+}
+
+/// Routes `cid` in `net` to `sk`. `EEXIST` if another socket has it. Process context.
 pub(crate) fn insert(net: *mut sys::net, cid: &ConnectionId, sk: *mut sys::sock) -> Result<(), i32> {
     let net = net as usize;
-    let mut t = TABLE.lock();
-    let b = &mut t.buckets[bucket(net, cid.as_slice())];
-    if let Some(e) = b.iter().find(|e| e.net == net && e.cid == *cid) {
-        return if e.sk == sk { Ok(()) } else { Err(-(sys::EEXIST as i32)) };
+    let i = bucket(net, cid.as_slice());
+    let mut entry = Entry { net, cid: *cid, sk };
+    let mut spare: Option<MVec<Entry>> = None;
+    loop {
+        let old = {
+            let mut t = TABLE.lock();
+            let b = &mut t.buckets[i];
+            if let Some(e) = b.iter().find(|e| e.net == net && e.cid == *cid) {
+                return if e.sk == sk { Ok(()) } else { Err(-(sys::EEXIST as i32)) };
+            }
+            if let Some(new) = spare.take() {
+                if new.capacity() > b.capacity() {
+                    Some(regrow(b, new))
+                } else {
+                    Some(new)
+                }
+            } else {
+                match push_locked(b, entry) {
+                    Ok(()) => return Ok(()),
+                    Err((e, Full(cap))) => {
+                        entry = e;
+                        drop(t);
+                        spare = Some(MVec::with_capacity(cap).map_err(|_| -(sys::ENOMEM as i32))?);
+                        continue;
+                    }
+                }
+            }
+        };
+        // Freed outside the lock (vmalloc'd storage must not be freed under a spinlock).
+        drop(old);
     }
-    b.push(Entry { net, cid: *cid, sk })
-        .map_err(|_| -(sys::ENOMEM as i32))
 }
 
 /// Stops routing `cid` to `sk`.
@@ -87,15 +138,36 @@ pub(crate) fn lookup(net: *mut sys::net, cid: &[u8]) -> Option<*mut sys::sock> {
 }
 
 /// Makes `sk` the listener of `tunnel` (an address identifying the tunnel). `EADDRINUSE` if
-/// another socket listens there.
+/// another socket listens there. Process context.
 pub(crate) fn listen(tunnel: usize, sk: *mut sys::sock) -> Result<(), i32> {
-    let mut t = TABLE.lock();
-    if let Some(l) = t.listeners.iter().find(|l| l.tunnel == tunnel) {
-        return if l.sk == sk { Ok(()) } else { Err(-(sys::EADDRINUSE as i32)) };
+    let mut l = Listener { tunnel, sk };
+    let mut spare: Option<MVec<Listener>> = None;
+    loop {
+        let old = {
+            let mut t = TABLE.lock();
+            if let Some(x) = t.listeners.iter().find(|x| x.tunnel == tunnel) {
+                return if x.sk == sk { Ok(()) } else { Err(-(sys::EADDRINUSE as i32)) };
+            }
+            if let Some(new) = spare.take() {
+                if new.capacity() > t.listeners.capacity() {
+                    Some(regrow(&mut t.listeners, new))
+                } else {
+                    Some(new)
+                }
+            } else {
+                match push_locked(&mut t.listeners, l) {
+                    Ok(()) => return Ok(()),
+                    Err((x, Full(cap))) => {
+                        l = x;
+                        drop(t);
+                        spare = Some(MVec::with_capacity(cap).map_err(|_| -(sys::ENOMEM as i32))?);
+                        continue;
+                    }
+                }
+            }
+        };
+        drop(old);
     }
-    t.listeners
-        .push(Listener { tunnel, sk })
-        .map_err(|_| -(sys::ENOMEM as i32))
 }
 
 /// Stops `sk` listening.
@@ -114,13 +186,24 @@ pub(crate) fn listener(tunnel: usize) -> Option<*mut sys::sock> {
 
 /// Frees the table's storage once nothing is left in it (module unload).
 pub(crate) fn release_storage() {
-    let mut t = TABLE.lock();
-    for b in t.buckets.iter_mut() {
-        if b.is_empty() {
-            *b = MVec::new();
+    for i in 0..BUCKETS {
+        let old = {
+            let mut t = TABLE.lock();
+            if t.buckets[i].is_empty() {
+                core::mem::take(&mut t.buckets[i])
+            } else {
+                MVec::new()
+            }
+        };
+        drop(old);
+    }
+    let old = {
+        let mut t = TABLE.lock();
+        if t.listeners.is_empty() {
+            core::mem::take(&mut t.listeners)
+        } else {
+            MVec::new()
         }
-    }
-    if t.listeners.is_empty() {
-        t.listeners = MVec::new();
-    }
+    };
+    drop(old);
 }

@@ -2,10 +2,12 @@
 //!
 //! The core (`quic-proto`) has no `unsafe` and must build both inside `quic.ko` and on the host.
 //! This crate is the one place where its heap storage comes from:
-//! - in the kernel (`--cfg kernel_build`) [`Vec`] and [`Box`] wrap `KVec`/`KBox` and allocate
-//!   with `GFP_ATOMIC` (the core runs from softirq and timer context as well as process context);
-//!   the few operations 6.12's `KVec` lacks (`pop`, `truncate`) are built here, as kernel glue,
-//!   each unsafe block justified in place;
+//! - in the kernel (`--cfg kernel_build`) [`Vec`] wraps `KVVec` (kmalloc, falling back to
+//!   vmalloc for large buffers such as a connection's send buffer) and [`Box`] wraps `KBox`;
+//!   both allocate with `GFP_KERNEL`: quic.ko runs the core only in process context (a socket's
+//!   system calls and its work item, never under a spinlock), so allocations may sleep and
+//!   reclaim. The few operations 6.12's vector lacks (`pop`, `truncate`) are built here, as
+//!   kernel glue, each unsafe block justified in place;
 //! - on the host they wrap `alloc`'s types and use `try_reserve`, so that tests see the same
 //!   fallible API.
 //!
@@ -32,18 +34,18 @@ impl fmt::Display for AllocError {
 #[cfg(kernel_build)]
 mod imp {
     use super::AllocError;
-    use kernel::alloc::flags::GFP_ATOMIC;
-    pub(crate) type RawVec<T> = kernel::alloc::KVec<T>;
+    use kernel::alloc::flags::GFP_KERNEL as GFP;
+    pub(crate) type RawVec<T> = kernel::alloc::KVVec<T>;
     pub(crate) type RawBox<T> = kernel::alloc::KBox<T>;
 
     pub(crate) const fn new_vec<T>() -> RawVec<T> {
         RawVec::new()
     }
     pub(crate) fn reserve<T>(v: &mut RawVec<T>, n: usize) -> Result<(), AllocError> {
-        v.reserve(n, GFP_ATOMIC).map_err(|_| AllocError)
+        v.reserve(n, GFP).map_err(|_| AllocError)
     }
     pub(crate) fn push<T>(v: &mut RawVec<T>, x: T) -> Result<(), AllocError> {
-        v.push(x, GFP_ATOMIC).map_err(|_| AllocError)
+        v.push(x, GFP).map_err(|_| AllocError)
     }
     pub(crate) fn pop<T>(v: &mut RawVec<T>) -> Option<T> {
         let len = v.len();
@@ -72,10 +74,10 @@ mod imp {
         }
     }
     pub(crate) fn new_box<T>(x: T) -> Result<RawBox<T>, AllocError> {
-        RawBox::new(x, GFP_ATOMIC).map_err(|_| AllocError)
+        RawBox::new(x, GFP).map_err(|_| AllocError)
     }
     pub(crate) fn extend<T: Clone>(v: &mut RawVec<T>, s: &[T]) -> Result<(), AllocError> {
-        v.extend_from_slice(s, GFP_ATOMIC).map_err(|_| AllocError)
+        v.extend_from_slice(s, GFP).map_err(|_| AllocError)
     }
 }
 

@@ -18,7 +18,7 @@ use std::io;
 use quic_uapi::QUIC_TRANSPORT_ERROR_INTERNAL;
 
 use super::socket::Socket;
-use crate::tls::{Cipher, Level, QuicVersion, Secret, TlsConfig, TlsError, TlsSession};
+use crate::tls::{Cipher, Level, QuicVersion, Role, Secret, TlsConfig, TlsError, TlsSession};
 
 /// Size of the buffer handshake messages are received into.
 const HS_BUF_LEN: usize = 64 * 1024;
@@ -197,6 +197,10 @@ fn drive_inner(
     let mut app_send: Option<Secret> = None;
     let mut held_app_output: Vec<Vec<u8>> = Vec::new();
     let mut params_set = false;
+    // A resuming client sees the parameters remembered with its ticket until the server's
+    // EncryptedExtensions (Handshake level) arrive: only those may go to the kernel. A server
+    // has the client's with the ClientHello.
+    let mut peer_params_final = tls.role() != Role::Client;
     loop {
         while let Some(s) = tls.poll_secret() {
             if s.level == Level::App && s.send {
@@ -205,7 +209,7 @@ fn drive_inner(
                 io.install_secret(&s)?;
             }
         }
-        if !params_set {
+        if !params_set && peer_params_final {
             if let Some(p) = tls.peer_transport_params() {
                 io.set_peer_params(p)?;
                 params_set = true;
@@ -239,6 +243,9 @@ fn drive_inner(
             return Ok(());
         }
         let (level, n) = io.recv(buf)?;
+        if level == Level::Handshake {
+            peer_params_final = true;
+        }
         tls.feed(level, &buf[..n])?;
     }
 }

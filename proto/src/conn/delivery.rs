@@ -44,7 +44,7 @@ impl<C: Crypto> Connection<C> {
         let mut failed = false;
         let res = self
             .loss
-            .on_ack_received(space, frame, now, &path, &mut self.cc, |s, f, p| {
+            .on_ack_received(space, frame, now, &path, &mut *self.cc, |s, f, p| {
                 if handed.push((s, f, p)).is_err() {
                     failed = true;
                 }

@@ -446,7 +446,7 @@ impl<C: Crypto> Connection<C> {
         let mut failed = false;
         let now = self.now;
         self.loss
-            .discard_space(space, now, &path, &mut self.cc, |s, _fate, p| {
+            .discard_space(space, now, &path, &mut *self.cc, |s, _fate, p| {
                 if handed.push((s, p)).is_err() {
                     failed = true;
                 }

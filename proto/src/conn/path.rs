@@ -376,7 +376,7 @@ impl<C: Crypto> Connection<C> {
             use crate::recovery::cc::CongestionControl;
             cc.on_packet_sent(self.now, in_flight);
         }
-        self.cc = cc;
+        *self.cc = cc;
         self.pacer.set_max_datagram_size(mds);
     }
 
@@ -430,7 +430,8 @@ impl<C: Crypto> Connection<C> {
                 }
             }
         }
-        for p in [Some(&mut self.paths.active), self.paths.probe.as_mut()]
+        let paths = &mut *self.paths;
+        for p in [Some(&mut paths.active), paths.probe.as_mut()]
             .into_iter()
             .flatten()
         {

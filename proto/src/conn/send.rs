@@ -444,10 +444,11 @@ impl<C: Crypto> Connection<C> {
     fn account_datagram(&mut self, len: usize, probe_path: bool) {
         self.stats.datagrams_sent += 1;
         self.stats.bytes_sent = self.stats.bytes_sent.saturating_add(len as u64);
+        let paths = &mut *self.paths;
         let p = if probe_path {
-            self.paths.probe.as_mut().unwrap_or(&mut self.paths.active)
+            paths.probe.as_mut().unwrap_or(&mut paths.active)
         } else {
-            &mut self.paths.active
+            &mut paths.active
         };
         p.bytes_tx = p.bytes_tx.saturating_add(len as u64);
     }
@@ -979,7 +980,7 @@ impl<C: Crypto> Connection<C> {
         };
         let path = self.path_state();
         self.loss
-            .on_packet_sent(b.space, pkt, &path, &mut self.cc)
+            .on_packet_sent(b.space, pkt, &path, &mut *self.cc)
             .map_err(|_| oom(quic_mem::AllocError))?;
         Ok(())
     }

@@ -105,7 +105,7 @@ impl<C: Crypto> Connection<C> {
         let path = self.path_state();
         let mut handed = Vec::new();
         let mut failed = false;
-        let action = self.loss.on_timeout(now, &path, &mut self.cc, |s, f, p| {
+        let action = self.loss.on_timeout(now, &path, &mut *self.cc, |s, f, p| {
             if handed.push((s, f, p)).is_err() {
                 failed = true;
             }

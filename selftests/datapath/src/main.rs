@@ -866,9 +866,12 @@ fn nonblocking_epoll(tls: &Arc<Tls>) -> TResult {
 fn errno_recv_no_cmsg_in_handshake(tls: &Arc<Tls>) -> TResult {
     let (l, addr) = listener(false)?;
     let tls2 = tls.clone();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
     let client = thread::spawn(move || -> TResult {
         let c = connected(&addr)?;
         client_handshake(&c, &tls2.client, None).ctx("client handshake")?;
+        // Closing now would race the server's end of the handshake.
+        let _ = done_rx.recv_timeout(TIMEOUT);
         Ok(())
     });
     let server = (|| {
@@ -884,6 +887,7 @@ fn errno_recv_no_cmsg_in_handshake(tls: &Arc<Tls>) -> TResult {
         server_handshake(&s, &tls.server).ctx("server handshake after the failed recv")?;
         Ok(())
     })();
+    let _ = done_tx.send(());
     let c = client.join().unwrap_or_else(|p| Err(panic_message(p)));
     server.and(c.map_err(|e| format!("client: {e}")))
 }
