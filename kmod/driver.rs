@@ -308,14 +308,16 @@ impl ConnState {
         // SAFETY: per the contract.
         while let Some(mut d) = unsafe { RxDatagram::next(sk) } {
             let (from, to, ecn) = (d.from, d.to, d.ecn);
-            self.conn.recv_datagram(now_us(), from, to, d.payload(), ecn);
+            self.conn
+                .recv_datagram(now_us(), from, to, d.payload(), ecn);
         }
     }
 
     /// Feeds one datagram (an Initial a listener kept for `accept`).
     pub(crate) fn receive(&mut self, d: &mut RxDatagram) {
         let (from, to, ecn) = (d.from, d.to, d.ecn);
-        self.conn.recv_datagram(now_us(), from, to, d.payload(), ecn);
+        self.conn
+            .recv_datagram(now_us(), from, to, d.payload(), ecn);
     }
 
     /// Events, transmit, timer, wake: see the module doc.

@@ -201,7 +201,11 @@ pub(crate) unsafe fn receive(sk: *mut sys::sock, st: &mut SockState) {
 /// # Safety
 /// `child` is a fresh, locked QUIC socket; `lst` the listener's state.
 #[inline(never)]
-unsafe fn setup_child(child: *mut sys::sock, lst: &SockState, req: &mut Request) -> Result<(), i32> {
+unsafe fn setup_child(
+    child: *mut sys::sock,
+    lst: &SockState,
+    req: &mut Request,
+) -> Result<(), i32> {
     // SAFETY: `child` is locked; its state was made by our init.
     let st = unsafe { socket::state(child) }.ok_or(-(sys::EINVAL as i32))?;
     st.opts = lst.opts.try_clone()?;
@@ -226,8 +230,16 @@ unsafe fn setup_child(child: *mut sys::sock, lst: &SockState, req: &mut Request)
     // SAFETY: `child` is live and locked.
     unsafe {
         let fam = sys::kq_sk_family(child);
-        sys::kq_sk_set_local(child, addr::for_sock(fam, &req.to.ip()).as_ptr().cast(), req.to.port());
-        sys::kq_sk_set_peer(child, addr::for_sock(fam, &req.from.ip()).as_ptr().cast(), req.from.port());
+        sys::kq_sk_set_local(
+            child,
+            addr::for_sock(fam, &req.to.ip()).as_ptr().cast(),
+            req.to.port(),
+        );
+        sys::kq_sk_set_peer(
+            child,
+            addr::for_sock(fam, &req.from.ip()).as_ptr().cast(),
+            req.from.port(),
+        );
         sys::kq_sk_set_state(child, sys::TCP_SYN_RECV as i32);
         cs.drive(child);
     }

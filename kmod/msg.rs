@@ -221,7 +221,11 @@ unsafe fn send_data(
         // SAFETY: locked per the contract.
         let cs = conn_of(unsafe { st(sk) }?)?;
         if cs.error != 0 {
-            return if total > 0 { Ok(total) } else { Err(err(sys::EPIPE)) };
+            return if total > 0 {
+                Ok(total)
+            } else {
+                Err(err(sys::EPIPE))
+            };
         }
         if left == 0 {
             // An empty message with FIN ends the stream; otherwise FIN went with the last byte.
@@ -261,7 +265,13 @@ unsafe fn send_data(
         let last = n == left;
         let w = match cs.conn.stream_write(sid, &buf[..n], fin && last) {
             Ok(w) => w,
-            Err(e) => return if total > 0 { Ok(total) } else { Err(api_errno(e)) },
+            Err(e) => {
+                return if total > 0 {
+                    Ok(total)
+                } else {
+                    Err(api_errno(e))
+                }
+            }
         };
         if w < n {
             // The engine took less than it said it had room for: give the rest back to the
@@ -328,7 +338,10 @@ unsafe fn sendmsg_locked(
         Send::Handshake(level) => {
             // SAFETY: `msg` is valid.
             let data = unsafe { copy_in(msg, len) }?;
-            let r = cs.conn.crypto_write(level, &data).map_err(|_| err(sys::EINVAL));
+            let r = cs
+                .conn
+                .crypto_write(level, &data)
+                .map_err(|_| err(sys::EINVAL));
             // SAFETY: `sk` is live and locked.
             unsafe { cs.drive(sk) };
             r.map(|()| len)
@@ -455,7 +468,8 @@ unsafe fn recvmsg_locked(
                     Ok(o) => {
                         if o.len > 0 {
                             // SAFETY: `msg` is valid; `buf[..o.len]` initialised.
-                            let rc = unsafe { sys::kq_copy_to_msg(msg, buf.as_ptr().cast(), o.len) };
+                            let rc =
+                                unsafe { sys::kq_copy_to_msg(msg, buf.as_ptr().cast(), o.len) };
                             if rc != 0 {
                                 err_out = Some(rc);
                                 break;
@@ -513,7 +527,12 @@ unsafe fn recvmsg_locked(
                 return Err(rc);
             }
             // SAFETY: `msg` is valid.
-            unsafe { sys::kq_msg_set_flags(msg, uapi::MSG_QUIC_DATAGRAM as i32 | if out == got { MSG_EOR } else { 0 }) };
+            unsafe {
+                sys::kq_msg_set_flags(
+                    msg,
+                    uapi::MSG_QUIC_DATAGRAM as i32 | if out == got { MSG_EOR } else { 0 },
+                )
+            };
             return Ok(out);
         }
         if cs.error != 0 {

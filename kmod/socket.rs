@@ -271,8 +271,16 @@ pub(crate) unsafe extern "C" fn quic_connect(
             let config = driver::config(&st.opts);
             let conn = driver::new_client(&config, local, peer)?;
             let mut cs = ConnState::new(sk, conn, tun.try_clone()?, None)?;
-            sys::kq_sk_set_local(sk, addr::for_sock(family, &local.ip()).as_ptr().cast(), bound.port);
-            sys::kq_sk_set_peer(sk, addr::for_sock(family, &peer.ip()).as_ptr().cast(), peer.port());
+            sys::kq_sk_set_local(
+                sk,
+                addr::for_sock(family, &local.ip()).as_ptr().cast(),
+                bound.port,
+            );
+            sys::kq_sk_set_peer(
+                sk,
+                addr::for_sock(family, &peer.ip()).as_ptr().cast(),
+                peer.port(),
+            );
             sys::kq_sk_set_state(sk, sys::TCP_SYN_SENT as i32);
             cs.drive(sk);
             st.conn = Some(cs);

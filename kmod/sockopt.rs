@@ -75,7 +75,11 @@ impl Options {
     pub(crate) fn close_info(&self) -> (u64, u64, &[u8]) {
         let p = &self.close.phrase;
         let n = p.iter().position(|c| *c == 0).unwrap_or(p.len());
-        (u64::from(self.close.errcode), u64::from(self.close.frame), &p[..n])
+        (
+            u64::from(self.close.errcode),
+            u64::from(self.close.frame),
+            &p[..n],
+        )
     }
 
     /// A copy for an accepted socket, which inherits its listener's options.
@@ -489,7 +493,11 @@ unsafe fn conn_set(
     );
     if acts && cs.conn.is_closed() {
         // The connection is gone: say how, as recvmsg would.
-        let e = if cs.error != 0 { cs.error } else { -(sys::ECONNRESET as i32) };
+        let e = if cs.error != 0 {
+            cs.error
+        } else {
+            -(sys::ECONNRESET as i32)
+        };
         return Some(Err(e));
     }
     let r = match optname {
@@ -517,7 +525,9 @@ unsafe fn conn_set(
                 // The 1-RTT send secret is the last step of the handshake in userspace: the
                 // client has queued its Finished, the server has read the client's.
                 if cs.app_keys == (true, true) && !cs.conn.is_handshake_complete() {
-                    cs.conn.handshake_complete().map_err(|_| -(sys::EINVAL as i32))?;
+                    cs.conn
+                        .handshake_complete()
+                        .map_err(|_| -(sys::EINVAL as i32))?;
                     // SAFETY: `sk` is live and locked.
                     unsafe { sys::kq_sk_set_state(sk, sys::TCP_ESTABLISHED as i32) };
                 }

@@ -82,7 +82,11 @@ fn regrow<T>(old: &mut MVec<T>, mut new: MVec<T>) -> MVec<T> {
 }
 
 /// Routes `cid` in `net` to `sk`. `EEXIST` if another socket has it. Process context.
-pub(crate) fn insert(net: *mut sys::net, cid: &ConnectionId, sk: *mut sys::sock) -> Result<(), i32> {
+pub(crate) fn insert(
+    net: *mut sys::net,
+    cid: &ConnectionId,
+    sk: *mut sys::sock,
+) -> Result<(), i32> {
     let net = net as usize;
     let i = bucket(net, cid.as_slice());
     let mut entry = Entry { net, cid: *cid, sk };
@@ -92,7 +96,11 @@ pub(crate) fn insert(net: *mut sys::net, cid: &ConnectionId, sk: *mut sys::sock)
             let mut t = TABLE.lock();
             let b = &mut t.buckets[i];
             if let Some(e) = b.iter().find(|e| e.net == net && e.cid == *cid) {
-                return if e.sk == sk { Ok(()) } else { Err(-(sys::EEXIST as i32)) };
+                return if e.sk == sk {
+                    Ok(())
+                } else {
+                    Err(-(sys::EEXIST as i32))
+                };
             }
             if let Some(new) = spare.take() {
                 if new.capacity() > b.capacity() {
@@ -121,7 +129,8 @@ pub(crate) fn insert(net: *mut sys::net, cid: &ConnectionId, sk: *mut sys::sock)
 pub(crate) fn remove(net: *mut sys::net, cid: &ConnectionId, sk: *mut sys::sock) {
     let net = net as usize;
     let mut t = TABLE.lock();
-    t.buckets[bucket(net, cid.as_slice())].retain(|e| !(e.net == net && e.cid == *cid && e.sk == sk));
+    t.buckets[bucket(net, cid.as_slice())]
+        .retain(|e| !(e.net == net && e.cid == *cid && e.sk == sk));
 }
 
 /// The socket `cid` routes to in `net`, with a reference the caller drops with `kq_sock_put`.
@@ -146,7 +155,11 @@ pub(crate) fn listen(tunnel: usize, sk: *mut sys::sock) -> Result<(), i32> {
         let old = {
             let mut t = TABLE.lock();
             if let Some(x) = t.listeners.iter().find(|x| x.tunnel == tunnel) {
-                return if x.sk == sk { Ok(()) } else { Err(-(sys::EADDRINUSE as i32)) };
+                return if x.sk == sk {
+                    Ok(())
+                } else {
+                    Err(-(sys::EADDRINUSE as i32))
+                };
             }
             if let Some(new) = spare.take() {
                 if new.capacity() > t.listeners.capacity() {

@@ -43,7 +43,11 @@ unsafe fn xmit(
             family,
             saddr.as_ptr(),
             daddr.as_ptr(),
-            if sport != 0 { sport } else { tun.local().port.to_be() },
+            if sport != 0 {
+                sport
+            } else {
+                tun.local().port.to_be()
+            },
             dport,
             ecn as u8,
         )
