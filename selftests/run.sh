@@ -8,7 +8,8 @@
 set -u
 KO=$(realpath "${1:?usage: run.sh quic.ko [builddir]}")
 BUILD=$(realpath "${2:-$(dirname "$0")/build}")
-progs=("$BUILD"/*)
+progs=()
+for f in "$BUILD"/*; do [ -f "$f" ] && [ -x "$f" ] && progs+=("$f"); done
 n=0 failed=0 passed=0
 echo "TAP version 13"
 echo "1..$(( ${#progs[@]} + 5 ))"

@@ -734,6 +734,29 @@ fn connections_loop(tls: &Arc<Tls>) -> TResult {
     Ok(())
 }
 
+/// `shutdown(SHUT_RDWR)` from another thread wakes a blocked `accept()` (spec §3.1.7), and the
+/// listener accepts nothing after it.
+fn shutdown_wakes_accept(_: &Arc<Tls>) -> TResult {
+    let (l, _) = listener(false)?;
+    // No SO_RCVTIMEO: only the shutdown can end the wait.
+    l.set_read_timeout(None).ctx("SO_RCVTIMEO off")?;
+    let l = Arc::new(l);
+    let l2 = l.clone();
+    let started = Instant::now();
+    let h = thread::spawn(move || l2.accept().map(|_| ()));
+    thread::sleep(Duration::from_millis(300));
+    l.shutdown(std::net::Shutdown::Both)
+        .ctx("shutdown(SHUT_RDWR)")?;
+    let r = h.join().map_err(panic_message)?;
+    let waited = started.elapsed();
+    expect_errno(r, &[libc::EINVAL], "accept() after shutdown(SHUT_RDWR)")?;
+    ensure!(
+        waited < Duration::from_secs(5),
+        "accept() woke {waited:?} after it blocked"
+    );
+    Ok(())
+}
+
 /// A minimal epoll instance.
 struct Epoll(OwnedFd);
 
@@ -1157,6 +1180,7 @@ const TESTS: &[(&str, TestFn)] = &[
     ("nonblocking_epoll", nonblocking_epoll),
     ("retry_handshake", retry_handshake),
     ("connections_loop", connections_loop),
+    ("shutdown_wakes_accept", shutdown_wakes_accept),
     (
         "errno_recv_no_cmsg_in_handshake_einval",
         errno_recv_no_cmsg_in_handshake,
