@@ -23,8 +23,11 @@ PY="${KQUIC_AIOQUIC_PYTHON:-${KQUIC_CACHE:-${HOME:-/root}/.cache/kquic}/aioquic-
 # Every peer process is bounded by this (seconds), the clients' own deadlines a little less.
 LIMIT=120
 CLIENT_TIMEOUT=110
-# The debug kernel (KASAN, lockdep, kmemleak) slows every packet several times over.
-case "$(uname -r)" in *-debug) LIMIT=400 CLIENT_TIMEOUT=390 ;; esac
+# The debug kernel (KASAN, lockdep, kmemleak) slows every packet several times over: longer
+# limits, and aioquic (pure Python, ~1 Mbit/s under TCG even without KASAN) is left to the
+# default kernel, where its cases run in `make check`.
+debug_kernel=0
+case "$(uname -r)" in *-debug) LIMIT=300 CLIENT_TIMEOUT=290 debug_kernel=1 ;; esac
 BULK=10000000                   # 10 MB each way on one stream
 # aioquic is pure Python: under the guest's emulated CPU it moves about 1 Mbit/s and its event
 # loop blocks for tens of seconds while it builds a 10 MB body (longer than the 30 s idle
@@ -171,6 +174,7 @@ for c in "${CASES[@]}"; do
   i=$((i + 1))
   if [ "$client" = aio ] || [ "$server" = aio ]; then
     if [ $have_aioquic = 0 ]; then skip "$name" "no aioquic venv"; continue; fi
+    if [ $debug_kernel = 1 ]; then skip "$name" "aioquic too slow under KASAN in TCG"; continue; fi
   fi
   if [ ! -x "$KO" ] || [ ! -x "$QUINN" ]; then
     report "$name" 1 "$BUILD lacks kquic-ko-peer or quinn-peer"

@@ -16,7 +16,8 @@ cleanup() {
   ip netns del "$NS" 2>/dev/null
   rm -rf "$TMP"
 }
-trap cleanup EXIT
+# The sleeping writers behind the pipes are this script's children: killed on exit too.
+trap 'pkill -9 -P $$ sleep 2>/dev/null; cleanup' EXIT
 echo "TAP version 13"
 echo "1..3"
 fail() { echo "not ok $1 # $2"; exit 1; }
@@ -24,17 +25,13 @@ fail() { echo "not ok $1 # $2"; exit 1; }
 ip netns add "$NS" && ip -n "$NS" link set lo up || fail 1 "cannot make a network namespace"
 in_ns() { ip netns exec "$NS" "$@"; }
 in_ns "$QUIC" gen-cert --out "$TMP" --name localhost >/dev/null 2>&1 || fail 1 "gen-cert failed"
-# Both ends keep stdin open (a sleeping writer) so the connection stays up until killed.
-mkfifo "$TMP/sin" "$TMP/cin"
-sleep 600 >"$TMP/sin" &
-pids+=($!)
-sleep 600 >"$TMP/cin" &
-pids+=($!)
+# Both ends keep stdin open (a sleeping writer behind a pipe; no FIFO, which the guest's 9p /tmp
+# cannot hold) so the connection stays up until killed.
 in_ns "$QUIC" listen --addr 127.0.0.1:4433 --cert "$TMP/cert.pem" --key "$TMP/key.pem" -v \
-  <"$TMP/sin" >/dev/null 2>"$TMP/server.log" &
+  < <(exec sleep 600 2>/dev/null) >/dev/null 2>"$TMP/server.log" &
 pids+=($!)
 sleep 1
-in_ns "$QUIC" connect 127.0.0.1:4433 --ca "$TMP/cert.pem" -v <"$TMP/cin" >/dev/null \
+in_ns "$QUIC" connect 127.0.0.1:4433 --ca "$TMP/cert.pem" -v < <(exec sleep 600 2>/dev/null) >/dev/null \
   2>"$TMP/client.log" &
 pids+=($!)
 up=0
