@@ -345,7 +345,51 @@ impl ConnState {
                 Some(t) if !self.conn.is_drained() => sys::kq_timer_arm(sk, t),
                 _ => sys::kq_timer_stop(sk),
             }
+            self.account(sk);
             sys::kq_wake(sk);
         }
     }
+
+    /// Sizes the socket's buffers from flow control and mirrors what the engine holds in them.
+    /// Unless the application set them, `SO_SNDBUF` grows to twice the peer's connection window
+    /// (so one window can be in flight while the next is written) and `SO_RCVBUF` to twice ours
+    /// as auto-tuning grows it, each capped; the engine's send buffer is `SO_SNDBUF`, so writers
+    /// block (or get EAGAIN) when unacknowledged data fills it.
+    ///
+    /// # Safety
+    /// `sk` is the live socket of this connection, locked by the caller.
+    pub(crate) unsafe fn account(&mut self, sk: *mut sys::sock) {
+        let (mut snd, mut rcv) = (0i32, 0i32);
+        let (mut snd_locked, mut rcv_locked) = (false, false);
+        // SAFETY: `sk` is live; the out-pointers are valid locals.
+        unsafe { sys::kq_sk_bufs(sk, &mut snd, &mut rcv, &mut snd_locked, &mut rcv_locked) };
+        let twice = |w: u64, cap: u64| i32::try_from(w.saturating_mul(2).min(cap)).unwrap_or(0);
+        let want_snd = match (snd_locked, self.conn.peer_transport_params()) {
+            (false, Some(tp)) => twice(tp.initial_max_data, SNDBUF_MAX),
+            _ => 0,
+        };
+        let want_rcv = if rcv_locked {
+            0
+        } else {
+            twice(self.conn.streams().conn_recv_window().window(), RCVBUF_MAX)
+        };
+        if want_snd > snd || want_rcv > rcv {
+            // SAFETY: `sk` is live and locked.
+            unsafe { sys::kq_sk_grow_bufs(sk, want_snd, want_rcv) };
+            snd = snd.max(want_snd);
+        }
+        let size = u64::try_from(snd).unwrap_or(0);
+        if self.conn.streams().send_buffer() != size {
+            self.conn.set_send_buffer(size);
+        }
+        let streams = self.conn.streams();
+        // SAFETY: `sk` is live and locked.
+        unsafe { sys::kq_sk_account(sk, streams.send_buffered(), streams.recv_buffered()) };
+    }
 }
+
+/// The largest `SO_SNDBUF` flow control grows a socket to (TCP's default `tcp_wmem` maximum).
+const SNDBUF_MAX: u64 = 4 << 20;
+/// The largest `SO_RCVBUF` flow control grows a socket to: twice the largest connection
+/// window auto-tuning reaches.
+const RCVBUF_MAX: u64 = 32 << 20;

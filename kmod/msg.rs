@@ -217,6 +217,9 @@ unsafe fn send_data(
     let mut buf =
         KVec::from_elem(0u8, CHUNK.min(left.max(1)), GFP_KERNEL).map_err(|_| err(sys::ENOMEM))?;
     let mut total = 0usize;
+    // An SO_SNDBUF set since the last drive sizes this write already.
+    // SAFETY: locked per the contract.
+    unsafe { conn_of(st(sk)?)?.account(sk) };
     loop {
         // SAFETY: locked per the contract.
         let cs = conn_of(unsafe { st(sk) }?)?;

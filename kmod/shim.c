@@ -341,6 +341,9 @@ static void kq_sk_destruct(struct sock *sk)
 	struct kq_ext *e = kq_ext_of(sk);
 
 	skb_queue_purge(&e->rxq);
+	dst_cache_destroy(&e->route.cache);
+	/* The counters mirrored the engine's buffers, which are gone (inet_sock_destruct checks). */
+	kq_sk_account(sk, 0, 0);
 	if (e->orig_destruct)
 		e->orig_destruct(sk);
 }
@@ -366,6 +369,10 @@ void kq_ext_init(struct sock *sk)
 	hrtimer_init(&e->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
 	e->timer.function = kq_timer_fn;
 	e->flags = 0;
+	memset(&e->route, 0, sizeof(e->route));
+	/* Without the per-CPU cache every datagram looks its route up: slower, still correct. */
+	if (dst_cache_init(&e->route.cache, GFP_KERNEL))
+		e->route.cache.cache = NULL;
 	if (sk->sk_destruct != kq_sk_destruct) {
 		e->orig_destruct = sk->sk_destruct;
 		sk->sk_destruct = kq_sk_destruct;
@@ -483,33 +490,71 @@ struct sk_buff *kq_tx_alloc(u32 len)
 u8 *kq_skb_data(struct sk_buff *skb) { return skb->data; }
 void kq_skb_trim(struct sk_buff *skb, u32 len) { skb_trim(skb, len); }
 
-/* Sends one UDP datagram (the skb holds the payload) from the QUIC socket's tunnel. Consumes
- * the skb. Process context. */
+/* Whether the cached route was made for this flow (the socket lock is held). */
+static bool kq_route_match(struct kq_route *r, struct sock *sk, u16 family, const u8 *saddr,
+			   const u8 *daddr, __be16 dport)
+{
+	unsigned int n = family == AF_INET ? 4 : 16;
+
+	return r->valid && r->family == family && r->dport == dport &&
+	       r->oif == sk->sk_bound_dev_if && r->mark == sk->sk_mark &&
+	       !memcmp(r->saddr, saddr, n) && !memcmp(r->daddr, daddr, n);
+}
+
+static void kq_route_remember(struct kq_route *r, struct sock *sk, u16 family,
+			      const u8 *saddr, const u8 *daddr, __be16 dport)
+{
+	unsigned int n = family == AF_INET ? 4 : 16;
+
+	/* A new flow: what the per-CPU slots hold belongs to the old one. */
+	dst_cache_reset_now(&r->cache);
+	memcpy(r->saddr, saddr, n);
+	memcpy(r->daddr, daddr, n);
+	r->dport = dport;
+	r->family = family;
+	r->oif = sk->sk_bound_dev_if;
+	r->mark = sk->sk_mark;
+	r->valid = true;
+}
+
+/* Sends one UDP datagram (skb holds the QUIC packets) from the tunnel socket over the socket's
+ * cached route, looking the route up when the flow changed or the kernel invalidated it.
+ * Called under the socket lock, in process context; consumes skb. */
 int kq_xmit(struct sock *sk, struct socket *tun, struct sk_buff *skb, u16 family,
 	    const u8 *saddr, const u8 *daddr, __be16 sport, __be16 dport, u8 ecn)
 {
+	struct kq_route *r = &kq_ext_of(sk)->route;
 	struct net *net = sock_net(sk);
+	bool same;
 	int err = 0;
 
 	skb->mark = sk->sk_mark;
 	skb->priority = sk->sk_priority;
 	local_bh_disable();
+	same = kq_route_match(r, sk, family, saddr, daddr, dport);
 	if (family == AF_INET) {
 		struct flowi4 fl4 = {};
-		struct rtable *rt;
+		struct rtable *rt = NULL;
 
-		fl4.flowi4_oif = sk->sk_bound_dev_if;
-		fl4.flowi4_proto = IPPROTO_UDP;
-		fl4.flowi4_mark = sk->sk_mark;
 		memcpy(&fl4.daddr, daddr, 4);
 		memcpy(&fl4.saddr, saddr, 4);
-		fl4.fl4_sport = sport;
-		fl4.fl4_dport = dport;
-		rt = ip_route_output_key(net, &fl4);
-		if (IS_ERR(rt)) {
-			err = PTR_ERR(rt);
-			kfree_skb(skb);
-			goto out;
+		if (same)
+			rt = dst_cache_get_ip4(&r->cache, &fl4.saddr);
+		if (!rt) {
+			fl4.flowi4_oif = sk->sk_bound_dev_if;
+			fl4.flowi4_proto = IPPROTO_UDP;
+			fl4.flowi4_mark = sk->sk_mark;
+			fl4.fl4_sport = sport;
+			fl4.fl4_dport = dport;
+			rt = ip_route_output_key(net, &fl4);
+			if (IS_ERR(rt)) {
+				err = PTR_ERR(rt);
+				kfree_skb(skb);
+				goto out;
+			}
+			if (!same)
+				kq_route_remember(r, sk, family, saddr, daddr, dport);
+			dst_cache_set_ip4(&r->cache, &rt->dst, fl4.saddr);
 		}
 		udp_tunnel_xmit_skb(rt, tun->sk, skb, fl4.saddr, fl4.daddr, ecn & INET_ECN_MASK,
 				    ip4_dst_hoplimit(&rt->dst), htons(IP_DF), sport, dport,
@@ -517,20 +562,27 @@ int kq_xmit(struct sock *sk, struct socket *tun, struct sk_buff *skb, u16 family
 	} else {
 #if IS_ENABLED(CONFIG_IPV6)
 		struct flowi6 fl6 = {};
-		struct dst_entry *dst;
+		struct dst_entry *dst = NULL;
 
-		fl6.flowi6_oif = sk->sk_bound_dev_if;
-		fl6.flowi6_proto = IPPROTO_UDP;
-		fl6.flowi6_mark = sk->sk_mark;
 		memcpy(&fl6.daddr, daddr, 16);
 		memcpy(&fl6.saddr, saddr, 16);
-		fl6.fl6_sport = sport;
-		fl6.fl6_dport = dport;
-		dst = ip6_dst_lookup_flow(net, tun->sk, &fl6, NULL);
-		if (IS_ERR(dst)) {
-			err = PTR_ERR(dst);
-			kfree_skb(skb);
-			goto out;
+		if (same)
+			dst = dst_cache_get_ip6(&r->cache, &fl6.saddr);
+		if (!dst) {
+			fl6.flowi6_oif = sk->sk_bound_dev_if;
+			fl6.flowi6_proto = IPPROTO_UDP;
+			fl6.flowi6_mark = sk->sk_mark;
+			fl6.fl6_sport = sport;
+			fl6.fl6_dport = dport;
+			dst = ip6_dst_lookup_flow(net, tun->sk, &fl6, NULL);
+			if (IS_ERR(dst)) {
+				err = PTR_ERR(dst);
+				kfree_skb(skb);
+				goto out;
+			}
+			if (!same)
+				kq_route_remember(r, sk, family, saddr, daddr, dport);
+			dst_cache_set_ip6(&r->cache, dst, &fl6.saddr);
 		}
 		udp_tunnel6_xmit_skb(dst, tun->sk, skb, NULL, &fl6.saddr, &fl6.daddr,
 				     ecn & INET_ECN_MASK, ip6_dst_hoplimit(dst), 0, sport, dport,
@@ -610,6 +662,33 @@ void kq_sk_set_shutdown(struct sock *sk, int how) { WRITE_ONCE(sk->sk_shutdown, 
 int kq_sk_shutdown(const struct sock *sk) { return READ_ONCE(sk->sk_shutdown); }
 int kq_sk_type(const struct sock *sk) { return sk->sk_type; }
 int kq_sk_err_take(struct sock *sk) { return sock_error(sk); }
+
+/* ---- socket buffers: SO_SNDBUF/SO_RCVBUF and what is queued against them ---- */
+
+void kq_sk_bufs(const struct sock *sk, int *sndbuf, int *rcvbuf, bool *snd_locked,
+		bool *rcv_locked)
+{
+	*sndbuf = READ_ONCE(sk->sk_sndbuf);
+	*rcvbuf = READ_ONCE(sk->sk_rcvbuf);
+	*snd_locked = sk->sk_userlocks & SOCK_SNDBUF_LOCK;
+	*rcv_locked = sk->sk_userlocks & SOCK_RCVBUF_LOCK;
+}
+
+void kq_sk_grow_bufs(struct sock *sk, int sndbuf, int rcvbuf)
+{
+	if (sndbuf > READ_ONCE(sk->sk_sndbuf))
+		WRITE_ONCE(sk->sk_sndbuf, sndbuf);
+	if (rcvbuf > READ_ONCE(sk->sk_rcvbuf))
+		WRITE_ONCE(sk->sk_rcvbuf, rcvbuf);
+}
+
+/* Mirrors the engine's buffers in the socket's counters (ss, SIOCOUTQ-style readers). The
+ * engine owns the bytes; nothing is charged to skbs. */
+void kq_sk_account(struct sock *sk, u64 queued, u64 unread)
+{
+	WRITE_ONCE(sk->sk_wmem_queued, (int)min_t(u64, queued, INT_MAX));
+	atomic_set(&sk->sk_rmem_alloc, (int)min_t(u64, unread, INT_MAX));
+}
 
 /* A new socket for a connection accepted on the listener lsk (process context): the same
  * family, type and protocol, initialised as inet_create/inet6_create would. Our proto init has

@@ -14,6 +14,7 @@
 #include <linux/in6.h>
 #include <net/inet_sock.h>
 #include <linux/ipv6.h>
+#include <net/dst_cache.h>
 
 struct sock;
 struct sk_buff;
@@ -68,12 +69,26 @@ void kq_get_random_bytes(void *buf, unsigned int len);
 
 /* Process-context machinery of one QUIC socket: datagrams queued by the tunnel's encap_rcv
  * (softirq) for the socket's work item, the work item, and the protocol timer. */
+/* The route of the last transmitted datagram, reused while the flow's key is unchanged and
+ * the kernel has not invalidated it (dst_cache checks obsolescence). Behind the socket lock. */
+struct kq_route {
+	struct dst_cache cache;
+	u8 saddr[16];
+	u8 daddr[16];
+	__be16 dport;
+	u16 family;
+	int oif;
+	u32 mark;
+	bool valid;
+};
+
 struct kq_ext {
 	struct sk_buff_head rxq;
 	struct work_struct work;
 	struct hrtimer timer;
 	unsigned long flags;		/* KQ_F_* bits */
 	void (*orig_destruct)(struct sock *sk);
+	struct kq_route route;
 };
 
 struct kq_sock {
@@ -94,6 +109,10 @@ int kq_wq_init(void);
 void kq_wq_exit(void);
 void kq_ext_init(struct sock *sk);
 void kq_kick(struct sock *sk);
+void kq_sk_bufs(const struct sock *sk, int *sndbuf, int *rcvbuf, bool *snd_locked,
+		bool *rcv_locked);
+void kq_sk_grow_bufs(struct sock *sk, int sndbuf, int rcvbuf);
+void kq_sk_account(struct sock *sk, u64 queued, u64 unread);
 int kq_rx_enqueue(struct sock *sk, struct sk_buff *skb);
 struct sk_buff *kq_rx_dequeue(struct sock *sk);
 void kq_ext_kill(struct sock *sk);

@@ -4,9 +4,10 @@
 //! This crate is the one place where its heap storage comes from:
 //! - in the kernel (`--cfg kernel_build`) [`Vec`] wraps `KVVec` (kmalloc, falling back to
 //!   vmalloc for large buffers such as a connection's send buffer) and [`Box`] wraps `KBox`;
-//!   both allocate with `GFP_KERNEL`: quic.ko runs the core only in process context (a socket's
-//!   system calls and its work item, never under a spinlock), so allocations may sleep and
-//!   reclaim. The few operations 6.12's vector lacks (`pop`, `truncate`) are built here, as
+//!   both allocate with `GFP_KERNEL_ACCOUNT`: quic.ko runs the core only in process context (a
+//!   socket's system calls and its work item, never under a spinlock), so allocations may sleep
+//!   and reclaim, and they are charged to the memory cgroup of the task that makes them (the
+//!   application for what its system calls queue). The few operations 6.12's vector lacks (`pop`, `truncate`) are built here, as
 //!   kernel glue, each unsafe block justified in place;
 //! - on the host they wrap `alloc`'s types and use `try_reserve`, so that tests see the same
 //!   fallible API.
@@ -34,7 +35,7 @@ impl fmt::Display for AllocError {
 #[cfg(kernel_build)]
 mod imp {
     use super::AllocError;
-    use kernel::alloc::flags::GFP_KERNEL as GFP;
+    use kernel::alloc::flags::GFP_KERNEL_ACCOUNT as GFP;
     pub(crate) type RawVec<T> = kernel::alloc::KVVec<T>;
     pub(crate) type RawBox<T> = kernel::alloc::KBox<T>;
 

@@ -524,6 +524,12 @@ impl<C: Crypto> Connection<C> {
         &self.streams
     }
 
+    /// Resizes the send buffer shared by all streams (see [`Streams::set_send_buffer`]); a
+    /// larger one lets blocked writers go on.
+    pub fn set_send_buffer(&mut self, bytes: u64) {
+        self.streams.set_send_buffer(bytes);
+    }
+
     /// The key phase bit of the keys we send with.
     pub fn key_phase(&self) -> bool {
         self.keys.app.tx_phase()

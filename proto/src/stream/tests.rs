@@ -591,6 +591,33 @@ fn send_buffer_limit() {
 }
 
 #[test]
+fn send_buffer_resize_and_buffered_counts() {
+    let (mut c, mut s) = pair(StreamsConfig::DEFAULT, StreamsConfig::DEFAULT);
+    let a = c.open(Dir::Bidi).unwrap();
+    assert_eq!(c.write(a, &[1u8; 5000], false), Ok(5000));
+    assert_eq!(c.send_buffered(), 5000);
+    // Shrinking below what is buffered keeps the data and stops further writes.
+    c.set_send_buffer(3000);
+    assert_eq!(c.send_buffer(), 3000);
+    assert_eq!(c.send_buffer_available(), 0);
+    assert_eq!(c.write(a, &[1u8; 10], false), Ok(0));
+    c.check_invariants();
+    flush(&mut c, &mut s);
+    // Acknowledged: nothing buffered on the sender, all of it waiting in the receiver.
+    assert_eq!(c.send_buffered(), 0);
+    assert_eq!(c.send_buffer_available(), 3000);
+    assert_eq!(s.recv_buffered(), 5000);
+    let mut out = [0u8; 2000];
+    let got = s.read(a, &mut out).unwrap();
+    assert_eq!(got.len, 2000);
+    assert_eq!(s.recv_buffered(), 3000);
+    c.set_send_buffer(8000);
+    assert_eq!(c.write(a, &[1u8; 9000], false), Ok(8000));
+    c.check_invariants();
+    s.check_invariants();
+}
+
+#[test]
 fn stop_sending_and_reset_across_endpoints() {
     let (mut c, mut s) = pair(StreamsConfig::DEFAULT, StreamsConfig::DEFAULT);
     let a = c.open(Dir::Bidi).unwrap();

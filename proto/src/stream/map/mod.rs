@@ -227,6 +227,30 @@ impl Streams {
         self.config.send_buffer.saturating_sub(self.send_buffered)
     }
 
+    /// Bytes written by the application and not yet acknowledged by the peer.
+    pub fn send_buffered(&self) -> u64 {
+        self.send_buffered
+    }
+
+    /// The send buffer's size (see [`StreamsConfig::send_buffer`]).
+    pub fn send_buffer(&self) -> u64 {
+        self.config.send_buffer
+    }
+
+    /// Resizes the send buffer (a socket's `SO_SNDBUF`). Shrinking below what is buffered keeps
+    /// every byte: writes wait until acknowledgements bring it under the new size.
+    pub fn set_send_buffer(&mut self, bytes: u64) {
+        self.config.send_buffer = bytes;
+    }
+
+    /// Bytes received and not yet read by the application, as connection flow control counts
+    /// them (up to the highest offset received on each stream, gaps included).
+    pub fn recv_buffered(&self) -> u64 {
+        self.conn_recv
+            .received()
+            .saturating_sub(self.conn_recv.consumed())
+    }
+
     /// How many streams of direction `dir` we opened, and the peer's limit on them.
     pub fn local_streams(&self, dir: Dir) -> (u64, u64) {
         (
@@ -588,7 +612,7 @@ impl Streams {
         assert_eq!(buffered, self.send_buffered);
         assert_eq!(ranges, self.recv_ranges);
         assert!(self.recv_ranges <= self.config.max_total_ranges);
-        assert!(self.send_buffered <= self.config.send_buffer);
+        // (send_buffered may exceed send_buffer after a shrink; writes then take nothing.)
         assert!(self.conn_send.used() <= self.conn_send.limit());
         assert!(self.conn_recv.received() <= self.conn_recv.limit());
         assert!(self.conn_recv.consumed() <= self.conn_recv.received());
