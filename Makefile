@@ -23,7 +23,8 @@ CARGO ?= cargo
 
 KO := $(BUILD)/kmod-$(FLAVOUR)/quic.ko
 
-.PHONY: all setup kernel module selftests host-check vm-check check check-debug demo bench interop fuzz clean
+.PHONY: all setup kernel module selftests host-check vm-check check check-debug demo bench interop fuzz clean \
+	libquic libquic-check install
 
 all: module selftests
 
@@ -45,11 +46,23 @@ module: kernel
 selftests:
 	@$(MAKE) -s -C selftests OUT=$(BUILD)/selftests
 
+# libquic, the C library (libquic/Makefile): libquic.so.1, libquic.a, libquic.pc into build/libquic;
+# `make install` puts it, netinet/quic.h, linux/quic.h and the man pages under DESTDIR/PREFIX.
+libquic:
+	@$(MAKE) -s -C libquic OUT=$(BUILD)/libquic
+
+libquic-check:
+	@$(MAKE) -s -C libquic OUT=$(BUILD)/libquic check
+
+install:
+	@$(MAKE) -s -C libquic OUT=$(BUILD)/libquic install
+
 host-check:
 	$(CARGO) fmt --all -- --check
 	rustfmt --edition 2021 --check kmod/quic_main.rs
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace
+	$(MAKE) libquic-check
 
 vm-check: module selftests
 	vm/run.sh -f $(FLAVOUR) -- selftests/run.sh $(KO) $(BUILD)/selftests

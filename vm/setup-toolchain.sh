@@ -5,7 +5,8 @@ source "$(dirname "$0")/lib.sh"
 
 PKGS=(rustc-web rust-web-src rust-web-clippy "$KERNEL_PKG" build-essential flex bison bc
       libelf-dev libssl-dev cpio kmod dwarves rsync xz-utils zstd libclang-dev clang llvm lld
-      qemu-system-x86 busybox-static python3-venv udev iproute2)
+      qemu-system-x86 busybox-static python3-venv udev iproute2
+      libgnutls28-dev pkg-config openssl)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -116,6 +116,12 @@ ssize_t quic_sendmsg(int sockfd, const void *msg, size_t len, int64_t sid,
 	return sendmsg(sockfd, &mh, (int)(flags & ~QUIC_CMSG_STREAM_FLAGS));
 }
 
+/*
+ * kquic's kernel hands post-handshake CRYPTO bytes (the server's
+ * NewSessionTicket) to userspace as messages with QUIC_HANDSHAKE_INFO; they
+ * are not application data, so quic_recvmsg() skips them (lxin/quic's kernel
+ * keeps them itself).  quic_session_get_data() takes them first if asked.
+ */
 ssize_t quic_recvmsg(int sockfd, void *msg, size_t len, int64_t *sid,
 		     uint32_t *flags)
 {
@@ -124,32 +130,56 @@ ssize_t quic_recvmsg(int sockfd, void *msg, size_t len, int64_t *sid,
 			 CMSG_SPACE(sizeof(struct quic_handshake_info))];
 		struct cmsghdr align;
 	} control;
-	struct iovec iov = { .iov_base = msg, .iov_len = len };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
-	};
-	struct cmsghdr *cm;
-	ssize_t ret;
+	int rflags = flags ? (int)*flags : 0;
 
-	ret = recvmsg(sockfd, &mh, flags ? (int)*flags : 0);
-	if (ret < 0)
-		return ret;
-	if (flags)
-		*flags = (uint32_t)mh.msg_flags;
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+	for (;;) {
+		struct iovec iov = { .iov_base = msg, .iov_len = len };
+		struct msghdr mh = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+		};
 		struct quic_stream_info info;
+		int handshake = 0, have_info = 0;
+		struct cmsghdr *cm;
+		ssize_t ret;
 
-		if (cm->cmsg_level != SOL_QUIC || cm->cmsg_type != QUIC_STREAM_INFO ||
-		    cm->cmsg_len < CMSG_LEN(sizeof(info)))
+		ret = recvmsg(sockfd, &mh, rflags);
+		if (ret < 0)
+			return ret;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_QUIC)
+				continue;
+			if (cm->cmsg_type == QUIC_HANDSHAKE_INFO)
+				handshake = 1;
+			if (cm->cmsg_type == QUIC_STREAM_INFO &&
+			    cm->cmsg_len >= CMSG_LEN(sizeof(info))) {
+				memcpy(&info, CMSG_DATA(cm), sizeof(info));
+				have_info = 1;
+			}
+		}
+		if (handshake) {
+			kquic_log(LOG_DEBUG, "skipped %zd bytes of post-handshake CRYPTO data", ret);
+			/* Not the caller's data: leave no trace of it in the buffer. */
+			memset(msg, 0, (size_t)ret);
+			/* Consume what a peek left queued (CRYPTO bytes come first). */
+			if (rflags & MSG_PEEK) {
+				mh.msg_controllen = sizeof(control.buf);
+				iov.iov_len = (size_t)ret;
+				if (recvmsg(sockfd, &mh, (rflags & ~MSG_PEEK) | MSG_DONTWAIT) < 0)
+					return -1;
+			}
 			continue;
-		memcpy(&info, CMSG_DATA(cm), sizeof(info));
-		if (sid)
-			*sid = info.stream_id;
+		}
 		if (flags)
-			*flags |= info.stream_flags;
+			*flags = (uint32_t)mh.msg_flags;
+		if (have_info) {
+			if (sid)
+				*sid = info.stream_id;
+			if (flags)
+				*flags |= info.stream_flags;
+		}
+		return ret;
 	}
-	return ret;
 }
 
 /* ------------------------------------------------------ kernel operations */
@@ -751,49 +781,81 @@ int quic_handshake(gnutls_session_t session)
 
 /* ------------------------------------------------------- session helpers */
 
-/* Reads the NewSessionTicket messages the kernel queued as APP-level
- * handshake bytes, without taking stream data off the socket. */
-static int take_post_handshake(gnutls_session_t session, int fd)
+/* One recvmsg: its length (or -errno), and the crypto level if it carried
+ * QUIC_HANDSHAKE_INFO (else -1). */
+static ssize_t recv_level(int fd, uint8_t *buf, size_t len, int flags, int *level)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(struct quic_handshake_info)) +
 			 CMSG_SPACE(sizeof(struct quic_stream_info))];
 		struct cmsghdr align;
 	} control;
-	uint8_t *buf = malloc(RECV_BUF_LEN);
-	int taken = 0, ret = 0;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+	};
+	struct cmsghdr *cm;
+	ssize_t r = recvmsg(fd, &mh, flags);
 
-	if (!buf)
+	*level = -1;
+	if (r < 0)
+		return -errno;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_QUIC && cm->cmsg_type == QUIC_HANDSHAKE_INFO)
+			*level = ((struct quic_handshake_info *)CMSG_DATA(cm))->crypto_level;
+	return r;
+}
+
+/*
+ * Takes the NewSessionTicket messages the kernel queued as APP-level
+ * handshake bytes into the session, leaving stream data on the socket.  A
+ * kernel that ignores MSG_PEEK (kquic today) consumes what it "peeks": two
+ * peeks tell the cases apart (equal results: the data is still queued).
+ */
+static int take_post_handshake(gnutls_session_t session, int fd)
+{
+	uint8_t *a = malloc(RECV_BUF_LEN), *b = malloc(RECV_BUF_LEN);
+	int taken = 0, ret = 0, la, lb;
+	ssize_t ra, rb;
+
+	if (!a || !b) {
+		free(a);
+		free(b);
 		return -ENOMEM;
+	}
 	for (;;) {
-		struct iovec iov = { .iov_base = buf, .iov_len = RECV_BUF_LEN };
-		struct msghdr mh = {
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
-		};
-		struct cmsghdr *cm;
-		int level = -1;
-		ssize_t r;
-
-		r = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT);
-		if (r <= 0)
+		ra = recv_level(fd, a, RECV_BUF_LEN, MSG_PEEK | MSG_DONTWAIT, &la);
+		if (ra <= 0 || la < 0)
 			break;
-		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-			if (cm->cmsg_level == SOL_QUIC && cm->cmsg_type == QUIC_HANDSHAKE_INFO)
-				level = ((struct quic_handshake_info *)CMSG_DATA(cm))->crypto_level;
-		if (level < 0)
-			break;
-		mh.msg_controllen = sizeof(control.buf);
-		r = recvmsg(fd, &mh, MSG_DONTWAIT);
-		if (r <= 0)
-			break;
-		ret = tls_feed(session, (uint8_t)level, buf, (size_t)r, 0);
+		ret = tls_feed(session, (uint8_t)la, a, (size_t)ra, 0);
 		if (ret < 0)
 			break;
 		taken++;
+		rb = recv_level(fd, b, RECV_BUF_LEN, MSG_PEEK | MSG_DONTWAIT, &lb);
+		if (rb == ra && lb == la && !memcmp(a, b, (size_t)ra)) {
+			/* MSG_PEEK honoured: consume what was fed. */
+			recv_level(fd, a, (size_t)ra, MSG_DONTWAIT, &la);
+			continue;
+		}
+		/* MSG_PEEK ignored: the first read consumed its bytes; so did the
+		 * second, which must be fed too if it was handshake data. */
+		if (rb > 0 && lb >= 0) {
+			ret = tls_feed(session, (uint8_t)lb, b, (size_t)rb, 0);
+			if (ret < 0)
+				break;
+			taken++;
+			continue;
+		}
+		if (rb > 0)
+			kquic_log(LOG_WARNING, "%zd bytes of stream data read while looking for tickets"
+				  " (the kernel ignores MSG_PEEK)", rb);
+		break;
 	}
-	gnutls_memset(buf, 0, RECV_BUF_LEN);
-	free(buf);
+	gnutls_memset(a, 0, RECV_BUF_LEN);
+	gnutls_memset(b, 0, RECV_BUF_LEN);
+	free(a);
+	free(b);
 	return ret < 0 ? ret : taken;
 }
 

@@ -6,7 +6,8 @@
 #  2. make install into a DESTDIR; pkg-config finds it; a program built against the installed
 #     headers links with -lquic (shared and static) and runs;
 #  3. the GnuTLS backend over an in-memory kernel (tests/c/gnutls_mem.c, libquic.a);
-#  4. the spec's appendix programs compile against the installed headers.
+#  4. the spec's appendix programs compile against the installed headers;
+#  5. the man pages install and render.
 set -u
 OUT=$(realpath "${1:?usage: run.sh <libquic build dir>}")
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -36,6 +37,10 @@ for f in lib/libquic.so.1.0.0 lib/libquic.so.1 lib/libquic.so lib/libquic.a lib/
          include/netinet/quic.h include/linux/quic.h share/man/man3/quic_handshake.3 share/man/man7/quic.7; do
   check "installed $f" test -e "$D/opt/kq/$f"
 done
+check "man pages render without warnings" bash -c \
+  "for m in '$D'/opt/kq/share/man/man3/quic_handshake.3 '$D'/opt/kq/share/man/man7/quic.7; do [ -z \"\$(man --warnings -l \$m 2>&1 >/dev/null)\" ] || exit 1; done"
+check "one man page per library function" bash -c \
+  "for f in $ABI; do [ -e '$D/opt/kq/share/man/man3/'\$f.3 ] || { echo no \$f.3; exit 1; }; done"
 # pkg-config from the DESTDIR: the .pc names /opt/kq; point the sysroot at the DESTDIR.
 PC="env PKG_CONFIG_PATH=$D/opt/kq/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$D"
 check "pkg-config --modversion libquic = 1.0.0" test "$($PC pkg-config --modversion libquic)" = 1.0.0

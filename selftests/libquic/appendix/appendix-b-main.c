@@ -4,7 +4,8 @@
  * compiles it alone and runs a handshake with it as a tool:
  *   appendix-b server <addr> <port> <key> <cert> [alpn]
  *   appendix-b client <addr> <port> [alpn]
- * (exit 0 when the handshake succeeded).
+ * (exit 0 when the handshake succeeded; the client waits for the server to
+ * close first).
  */
 #include "appendix-b.h"
 
@@ -24,6 +25,17 @@ int main(int argc, char *argv[])
 			return 1;
 		ret = client_handshake(fd, argc > 4 ? argv[4] : NULL, NULL, 0, NULL, NULL);
 		printf("client_handshake: %d\n", ret);
+		if (!ret) {
+			/* Stay until the server closes: closing right after our
+			 * Finished could cut it off before the server reads it. */
+			struct timeval tv = { .tv_sec = 10 };
+			char buf[64];
+			int64_t sid;
+			uint32_t flags = 0;
+
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			quic_recvmsg(fd, buf, sizeof(buf), &sid, &flags);
+		}
 		close(fd);
 		return ret ? 1 : 0;
 	}
