@@ -1,0 +1,643 @@
+//! One handshake on a socket the kernel handed over: the credentials it needs, the rustls
+//! configuration, libquic's socket driver, and what goes back into the socket and into DONE.
+
+use std::fmt;
+use std::io;
+use std::mem::size_of;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use quic::ksock::{client_handshake, server_handshake, Socket};
+use quic::tls::{parse_alpn, TlsConfig, SYSTEM_CA_FILES};
+use rustls::client::Resumption;
+use rustls::crypto::CryptoProvider;
+use rustls::server::{ServerSessionMemoryCache, StoresServerSessions, WebPkiClientVerifier};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls_pki_types::CertificateDer;
+
+use crate::config::{read_certs, CertKey, Config, Credentials};
+use crate::genl::{AcceptRequest, AuthMode, Role};
+use crate::keys;
+
+/// A handshake that did not succeed: the errno DONE reports, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// Positive errno.
+    pub errno: i32,
+    /// For the log.
+    pub msg: String,
+}
+
+impl Failure {
+    /// A failure with `errno`.
+    pub fn new(errno: i32, msg: impl Into<String>) -> Self {
+        Self {
+            errno,
+            msg: msg.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({})",
+            self.msg,
+            io::Error::from_raw_os_error(self.errno)
+        )
+    }
+}
+
+/// What a successful handshake reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Key serials of the authenticated peer identities (DONE's `remote-auth`).
+    pub remote_auth: Vec<u32>,
+    /// The negotiated ALPN.
+    pub alpn: Option<String>,
+    /// One line for the log.
+    pub summary: String,
+}
+
+/// Runs the handshake of one request. The agent calls it on a blocking thread; it must
+/// return by `deadline` (give or take a scheduling delay).
+pub trait Handshaker: Send + Sync + 'static {
+    /// Runs the handshake of `req` on `sock` (a duplicate of the installed descriptor, owned
+    /// by the call).
+    fn handshake(
+        &self,
+        req: &AcceptRequest,
+        sock: OwnedFd,
+        deadline: Instant,
+    ) -> Result<Outcome, Failure>;
+}
+
+/// The protocol of a socket (`SO_PROTOCOL`).
+pub fn socket_protocol(fd: RawFd) -> io::Result<i32> {
+    let mut v: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: v is writable for len bytes.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PROTOCOL,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(v)
+    }
+}
+
+/// Checks that `fd` is a QUIC socket: `EPROTONOSUPPORT` (or the getsockopt error) if not.
+pub fn check_quic(fd: RawFd) -> Result<(), Failure> {
+    match socket_protocol(fd) {
+        Ok(p) if p == quic_uapi::IPPROTO_QUIC => Ok(()),
+        Ok(p) => Err(Failure::new(
+            libc::EPROTONOSUPPORT,
+            format!(
+                "socket protocol {p} is not QUIC ({}): not ours to handshake",
+                quic_uapi::IPPROTO_QUIC
+            ),
+        )),
+        Err(e) => Err(Failure::new(
+            e.raw_os_error().unwrap_or(libc::EBADF),
+            format!("getsockopt(SO_PROTOCOL): {e}"),
+        )),
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    let mut p = rustls::crypto::ring::default_provider();
+    p.cipher_suites
+        .retain(|s| s.version() == &rustls::version::TLS13);
+    Arc::new(p)
+}
+
+/// Builds the rustls configuration of each request from the agent's credentials and the
+/// request's key serials.
+pub struct TlsContext {
+    creds: Credentials,
+    default_server_name: Option<String>,
+    require_client_cert: bool,
+    tickets: usize,
+    provider: Arc<CryptoProvider>,
+    /// Server sessions shared by every request, so that clients can resume.
+    sessions: Arc<dyn StoresServerSessions>,
+    system_roots: OnceLock<Result<Vec<CertificateDer<'static>>, String>>,
+}
+
+impl fmt::Debug for TlsContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsContext")
+            .field("default_server_name", &self.default_server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn roots(certs: &[CertificateDer<'static>]) -> Result<RootCertStore, Failure> {
+    let mut r = RootCertStore::empty();
+    for c in certs {
+        r.add(c.clone())
+            .map_err(|e| Failure::new(libc::EINVAL, format!("unusable CA certificate: {e}")))?;
+    }
+    Ok(r)
+}
+
+fn keyring_cert_key(cert: i32, key: i32) -> Result<CertKey, Failure> {
+    let read = |what: &str, s: i32| {
+        keys::read(s).map_err(|e| {
+            Failure::new(
+                e.raw_os_error().unwrap_or(libc::ENOKEY),
+                format!("reading {what} key {s} from the keyrings: {e}"),
+            )
+        })
+    };
+    let chain = keys::certs_from_payload(&read("certificate", cert)?)
+        .map_err(|e| Failure::new(libc::EKEYREJECTED, format!("certificate key {cert}: {e}")))?;
+    let key = keys::key_from_payload(&read("private", key)?)
+        .map_err(|e| Failure::new(libc::EKEYREJECTED, format!("private key {key}: {e}")))?;
+    Ok(CertKey { chain, key })
+}
+
+impl TlsContext {
+    /// From the configuration and the credentials it names (already loaded).
+    pub fn new(cfg: &Config, creds: Credentials) -> Self {
+        Self {
+            creds,
+            default_server_name: cfg.client.server_name.clone(),
+            require_client_cert: cfg.server.require_client_cert,
+            tickets: cfg.server.tickets,
+            provider: provider(),
+            sessions: ServerSessionMemoryCache::new(256),
+            system_roots: OnceLock::new(),
+        }
+    }
+
+    fn client_roots(&self) -> Result<RootCertStore, Failure> {
+        if let Some(c) = &self.creds.client_roots {
+            return roots(c);
+        }
+        let sys = self.system_roots.get_or_init(|| {
+            let path = std::env::var_os("SSL_CERT_FILE")
+                .map(PathBuf::from)
+                .or_else(|| {
+                    SYSTEM_CA_FILES
+                        .iter()
+                        .map(PathBuf::from)
+                        .find(|p| p.is_file())
+                })
+                .ok_or_else(|| "no client.ca_file and no system CA bundle".to_owned())?;
+            read_certs(&path).map_err(|e| e.0)
+        });
+        match sys {
+            Ok(c) => roots(c),
+            Err(e) => Err(Failure::new(libc::ENOKEY, e.clone())),
+        }
+    }
+
+    /// The certificate and key of the request (its key serials) or of the configuration.
+    fn own_cert(
+        &self,
+        req: &AcceptRequest,
+        fallback: Option<&CertKey>,
+    ) -> Result<Option<CertKey>, Failure> {
+        if req.auth == AuthMode::X509 {
+            if let Some(k) = req.certificates.iter().find(|k| k.cert != 0) {
+                if k.privkey == 0 {
+                    return Err(Failure::new(
+                        libc::ENOKEY,
+                        format!("certificate key {} comes without a private key", k.cert),
+                    ));
+                }
+                return keyring_cert_key(k.cert, k.privkey).map(Some);
+            }
+        }
+        Ok(fallback.cloned())
+    }
+
+    /// The TLS configuration of a request, with the server name a client verifies.
+    pub fn build(
+        &self,
+        req: &AcceptRequest,
+        alpn: Vec<Vec<u8>>,
+    ) -> Result<(TlsConfig, Option<String>), Failure> {
+        if req.auth == AuthMode::Psk {
+            return Err(Failure::new(
+                libc::EOPNOTSUPP,
+                "PSK handshakes need an external-PSK TLS backend (rustls has none)",
+            ));
+        }
+        let cfg_err =
+            |e: rustls::Error| Failure::new(libc::EINVAL, format!("TLS configuration: {e}"));
+        match req.role {
+            Role::Client => {
+                let name = req
+                    .peername
+                    .clone()
+                    .or_else(|| self.default_server_name.clone())
+                    .ok_or_else(|| {
+                        Failure::new(
+                            libc::EINVAL,
+                            "no peer name in the request and no client.server_name to verify \
+                             the server against",
+                        )
+                    })?;
+                let builder = ClientConfig::builder_with_provider(self.provider.clone())
+                    .with_protocol_versions(&[&rustls::version::TLS13])
+                    .map_err(cfg_err)?
+                    .with_root_certificates(self.client_roots()?);
+                let mine = match req.auth {
+                    AuthMode::X509 => self.own_cert(req, self.creds.client_cert.as_ref())?,
+                    _ => None,
+                };
+                let mut cfg = match mine {
+                    Some(ck) => builder
+                        .with_client_auth_cert(ck.chain, ck.key)
+                        .map_err(cfg_err)?,
+                    None => builder.with_no_client_auth(),
+                };
+                cfg.alpn_protocols = alpn;
+                cfg.resumption = Resumption::disabled();
+                let tls =
+                    TlsConfig::from_rustls_client(Arc::new(cfg), Some(&name)).map_err(|e| {
+                        Failure::new(libc::EINVAL, format!("server name {name:?}: {e}"))
+                    })?;
+                Ok((tls, Some(name)))
+            }
+            Role::Server => {
+                let ck = self
+                    .own_cert(req, self.creds.server_cert.as_ref())?
+                    .ok_or_else(|| {
+                        Failure::new(
+                            libc::ENOKEY,
+                            "no server certificate: none in the request, no server.cert_file",
+                        )
+                    })?;
+                let builder = ServerConfig::builder_with_provider(self.provider.clone())
+                    .with_protocol_versions(&[&rustls::version::TLS13])
+                    .map_err(cfg_err)?;
+                let builder = match &self.creds.server_client_roots {
+                    Some(r) => {
+                        let v = WebPkiClientVerifier::builder_with_provider(
+                            Arc::new(roots(r)?),
+                            self.provider.clone(),
+                        );
+                        let v = if self.require_client_cert {
+                            v
+                        } else {
+                            v.allow_unauthenticated()
+                        };
+                        builder.with_client_cert_verifier(v.build().map_err(|e| {
+                            Failure::new(libc::EINVAL, format!("client verifier: {e}"))
+                        })?)
+                    }
+                    None => builder.with_no_client_auth(),
+                };
+                let mut cfg = builder
+                    .with_single_cert(ck.chain, ck.key)
+                    .map_err(cfg_err)?;
+                cfg.alpn_protocols = alpn;
+                cfg.session_storage = self.sessions.clone();
+                cfg.send_tls13_tickets = self.tickets;
+                cfg.max_early_data_size = 0;
+                Ok((TlsConfig::from_rustls_server(Arc::new(cfg)), None))
+            }
+        }
+    }
+}
+
+/// `SO_RCVTIMEO` / `SO_SNDTIMEO` as raw bytes, to put back after the handshake: the socket
+/// goes back to its kernel user as it came.
+struct SavedTimeouts {
+    rcv: libc::timeval,
+    snd: libc::timeval,
+}
+
+fn get_timeval(fd: RawFd, opt: libc::c_int) -> io::Result<libc::timeval> {
+    let mut tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    let mut len = size_of::<libc::timeval>() as libc::socklen_t;
+    // SAFETY: tv is writable for len bytes.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            opt,
+            (&mut tv as *mut libc::timeval).cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(tv)
+    }
+}
+
+fn set_timeval(fd: RawFd, opt: libc::c_int, tv: &libc::timeval) -> io::Result<()> {
+    // SAFETY: tv is a valid timeval, passed with its size.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            opt,
+            (tv as *const libc::timeval).cast(),
+            size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+impl SavedTimeouts {
+    fn save(fd: RawFd) -> io::Result<Self> {
+        Ok(Self {
+            rcv: get_timeval(fd, libc::SO_RCVTIMEO)?,
+            snd: get_timeval(fd, libc::SO_SNDTIMEO)?,
+        })
+    }
+
+    fn restore(&self, fd: RawFd) {
+        for (opt, tv) in [
+            (libc::SO_RCVTIMEO, &self.rcv),
+            (libc::SO_SNDTIMEO, &self.snd),
+        ] {
+            if let Err(e) = set_timeval(fd, opt, tv) {
+                log::warn!("fd {fd}: restoring the socket's timeouts: {e}");
+            }
+        }
+    }
+}
+
+/// The real handshaker: libquic over the kernel QUIC socket.
+#[derive(Debug)]
+pub struct QuicHandshaker {
+    tls: TlsContext,
+}
+
+impl QuicHandshaker {
+    /// With this TLS context.
+    pub fn new(tls: TlsContext) -> Self {
+        Self { tls }
+    }
+}
+
+/// Records the peer's leaf certificate as an `asymmetric` key in the process keyring (as
+/// tlshd does); its serial is the identity DONE reports. `None` if the kernel refuses it.
+fn record_peer_cert(der: &[u8], peer: &str) -> Option<u32> {
+    match keys::add(
+        "asymmetric",
+        &format!("kquic x509 {peer}"),
+        der,
+        keys::KEY_SPEC_PROCESS_KEYRING,
+    ) {
+        Ok(s) if s > 0 => Some(s as u32),
+        Ok(_) => None,
+        Err(e) => {
+            log::warn!("peer certificate of {peer} not recorded as a key: {e}");
+            None
+        }
+    }
+}
+
+impl Handshaker for QuicHandshaker {
+    fn handshake(
+        &self,
+        req: &AcceptRequest,
+        fd: OwnedFd,
+        deadline: Instant,
+    ) -> Result<Outcome, Failure> {
+        check_quic(fd.as_raw_fd())?;
+        if let Some(k) = req.keyring {
+            if let Err(e) = keys::link(k as i32, keys::KEY_SPEC_PROCESS_KEYRING) {
+                log::warn!("linking keyring {k} of the request: {e}");
+            }
+        }
+        let sock = Socket::from(fd);
+        let raw = sock.as_raw_fd();
+        let saved = SavedTimeouts::save(raw)
+            .map_err(|e| Failure::new(e.raw_os_error().unwrap_or(libc::EIO), e.to_string()))?;
+        let r = self.run(req, &sock, deadline);
+        saved.restore(raw);
+        r
+    }
+}
+
+impl QuicHandshaker {
+    fn run(
+        &self,
+        req: &AcceptRequest,
+        sock: &Socket,
+        deadline: Instant,
+    ) -> Result<Outcome, Failure> {
+        let io_fail = |what: &str, e: io::Error| {
+            Failure::new(
+                e.raw_os_error().unwrap_or(libc::EIO),
+                format!("{what}: {e}"),
+            )
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Failure::new(
+                libc::ETIMEDOUT,
+                "no time left for the handshake",
+            ));
+        }
+        // libquic bounds each wait by SO_RCVTIMEO: the whole handshake ends by the deadline.
+        sock.set_read_timeout(Some(left))
+            .map_err(|e| io_fail("SO_RCVTIMEO", e))?;
+        sock.set_write_timeout(Some(left))
+            .map_err(|e| io_fail("SO_SNDTIMEO", e))?;
+        let list = sock
+            .alpn()
+            .map_err(|e| io_fail("getsockopt(QUIC_SOCKOPT_ALPN)", e))?;
+        let alpn = parse_alpn(&list)
+            .map_err(|e| Failure::new(libc::EINVAL, format!("socket ALPN {list:?}: {e}")))?;
+        let (tls, name) = self.tls.build(req, alpn)?;
+        let r = match req.role {
+            Role::Client => client_handshake(sock, &tls, name.as_deref()),
+            Role::Server => server_handshake(sock, &tls),
+        };
+        let info = r.map_err(|e| {
+            let mut errno = e.raw_os_error();
+            if errno == libc::EAGAIN || Instant::now() >= deadline {
+                errno = libc::ETIMEDOUT;
+            }
+            Failure::new(errno, format!("handshake: {e}"))
+        })?;
+        let alpn = info.alpn.as_ref().map(|_| info.alpn_str().to_owned());
+        if let Some(a) = &alpn {
+            // The kernel user learns the protocol the peers agreed on from the socket.
+            sock.set_alpn(a)
+                .map_err(|e| io_fail("setsockopt(QUIC_SOCKOPT_ALPN, negotiated)", e))?;
+        }
+        let peer = name
+            .clone()
+            .or_else(|| req.peername.clone())
+            .or_else(|| sock.peer_addr().ok().map(|a| a.to_string()))
+            .unwrap_or_else(|| "peer".into());
+        let leaf = sock.with_tls(|t| {
+            t.and_then(|t| t.peer_certificates())
+                .and_then(|c| c.first())
+                .map(|c| c.to_vec())
+        });
+        let remote_auth = leaf
+            .and_then(|der| record_peer_cert(&der, &peer))
+            .into_iter()
+            .collect();
+        Ok(Outcome {
+            remote_auth,
+            summary: format!(
+                "{} {peer}: ALPN {}, {:?}{}",
+                if req.role == Role::Client {
+                    "client to"
+                } else {
+                    "server for"
+                },
+                alpn.as_deref().unwrap_or("(none)"),
+                info.cipher,
+                if info.resumed { ", resumed" } else { "" }
+            ),
+            alpn,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tests::{cert_pem, TempDir};
+    use crate::genl::X509Keys;
+    use std::net::UdpSocket;
+    use std::os::fd::OwnedFd;
+    use std::time::Duration;
+
+    fn req(role: Role, auth: AuthMode) -> AcceptRequest {
+        AcceptRequest {
+            sockfd: 3,
+            role,
+            timeout_ms: None,
+            auth,
+            peer_identities: vec![],
+            certificates: vec![],
+            peername: Some("srv.example".into()),
+            keyring: None,
+        }
+    }
+
+    fn ctx(text: &str) -> TlsContext {
+        let cfg = Config::parse(text).unwrap();
+        let creds = Credentials::load(&cfg).unwrap();
+        TlsContext::new(&cfg, creds)
+    }
+
+    #[test]
+    fn a_socket_that_is_not_quic_is_refused() {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let f = check_quic(udp.as_raw_fd()).unwrap_err();
+        assert_eq!(f.errno, libc::EPROTONOSUPPORT);
+        assert!(f.msg.contains("protocol 17"), "{f}");
+        // The handshaker says the same before touching anything else.
+        let h = QuicHandshaker::new(ctx(""));
+        let fd = OwnedFd::from(udp);
+        let f = h
+            .handshake(
+                &req(Role::Client, AuthMode::X509),
+                fd,
+                Instant::now() + Duration::from_secs(1),
+            )
+            .unwrap_err();
+        assert_eq!(f.errno, libc::EPROTONOSUPPORT);
+        // Not a socket at all.
+        let file = std::fs::File::open("/dev/null").unwrap();
+        assert_eq!(
+            check_quic(file.as_raw_fd()).unwrap_err().errno,
+            libc::ENOTSOCK
+        );
+    }
+
+    #[test]
+    fn tls_configs_per_request() {
+        let d = TempDir::new("tlsctx");
+        let (cert, key) = cert_pem("srv.example");
+        let c = d.write("c.pem", cert.as_bytes());
+        let k = d.write("k.pem", key.as_bytes());
+        let full = ctx(&format!(
+            "[server]\ncert_file = {c:?}\nkey_file = {k:?}\n[client]\nca_file = {c:?}\n"
+        ));
+        let alpn = || vec![b"smbd".to_vec()];
+
+        let (t, name) = full
+            .build(&req(Role::Client, AuthMode::X509), alpn())
+            .unwrap();
+        assert_eq!(t.role(), quic::tls::Role::Client);
+        assert_eq!(name.as_deref(), Some("srv.example"));
+        let (t, name) = full
+            .build(&req(Role::Server, AuthMode::X509), alpn())
+            .unwrap();
+        assert_eq!((t.role(), name), (quic::tls::Role::Server, None));
+
+        // PSK: not with rustls.
+        let f = full
+            .build(&req(Role::Client, AuthMode::Psk), alpn())
+            .unwrap_err();
+        assert_eq!(f.errno, libc::EOPNOTSUPP);
+        // A client needs a name to verify.
+        let mut r = req(Role::Client, AuthMode::Unauth);
+        r.peername = None;
+        assert_eq!(full.build(&r, alpn()).unwrap_err().errno, libc::EINVAL);
+        let named = ctx(&format!(
+            "[client]\nca_file = {c:?}\nserver_name = \"nfs.example\"\n"
+        ));
+        assert_eq!(
+            named.build(&r, alpn()).unwrap().1.as_deref(),
+            Some("nfs.example")
+        );
+        // A server needs a certificate.
+        let bare = ctx("");
+        let f = bare
+            .build(&req(Role::Server, AuthMode::X509), alpn())
+            .unwrap_err();
+        assert_eq!(f.errno, libc::ENOKEY);
+        // Key serials in the request are read from the keyrings: a certificate without its
+        // key, and serials that name nothing readable, fail.
+        let mut r = req(Role::Server, AuthMode::X509);
+        r.certificates = vec![X509Keys {
+            cert: 5,
+            privkey: 0,
+        }];
+        assert_eq!(full.build(&r, alpn()).unwrap_err().errno, libc::ENOKEY);
+        r.certificates[0].privkey = 6;
+        assert!(full.build(&r, alpn()).is_err());
+    }
+
+    #[test]
+    fn timeouts_are_saved_and_restored() {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        udp.set_read_timeout(Some(Duration::from_millis(1500)))
+            .unwrap();
+        let fd = udp.as_raw_fd();
+        let saved = SavedTimeouts::save(fd).unwrap();
+        udp.set_read_timeout(Some(Duration::from_secs(9))).unwrap();
+        udp.set_write_timeout(Some(Duration::from_secs(9))).unwrap();
+        saved.restore(fd);
+        assert_eq!(
+            udp.read_timeout().unwrap(),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(udp.write_timeout().unwrap(), None);
+    }
+}

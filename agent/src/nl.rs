@@ -1,0 +1,407 @@
+//! The real transport: generic netlink sockets to the kernel's `handshake` family, through
+//! neli.
+//!
+//! - the family id and the `tlshd` group id are resolved by name (neli's router, controller
+//!   family);
+//! - READY notifications arrive on a socket subscribed to the group ([`listen`]);
+//! - ACCEPT and DONE go over a second socket ([`NetlinkTransport`]) that is `connect()`ed to
+//!   the kernel (port 0): Linux then refuses unicast from any other sender, so no other
+//!   process can forge an ACCEPT reply naming one of the agent's descriptors.
+
+use std::collections::VecDeque;
+use std::io;
+use std::mem::size_of;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use log::{debug, trace, warn};
+use neli::consts::socket::NlFamily;
+use neli::router::asynchronous::NlRouter;
+use neli::socket::asynchronous::NlSocketHandle;
+use neli::socket::NlSocket;
+use neli::types::Buffer;
+use neli::utils::Groups;
+use tokio::sync::mpsc;
+
+use crate::agent::{AcceptOutcome, Event, Transport};
+use crate::genl::{self, classify, messages, parse_accept, AcceptError, Done, Incoming};
+
+/// The family as this kernel numbers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Family {
+    /// Generic netlink family id (the `nlmsg_type` of its messages).
+    pub id: u16,
+    /// Multicast group id of `tlshd`.
+    pub group: u32,
+}
+
+fn other(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// Resolves the `handshake` family and its group `group_name` with the controller.
+pub async fn resolve(group_name: &str) -> io::Result<Family> {
+    let (router, _notifications) = NlRouter::connect(NlFamily::Generic, None, Groups::empty())
+        .await
+        .map_err(other)?;
+    let id = router
+        .resolve_genl_family(genl::FAMILY_NAME)
+        .await
+        .map_err(|e| {
+            other(format!(
+                "generic netlink family {:?} not found ({e}): a kernel without \
+                 CONFIG_NET_HANDSHAKE?",
+                genl::FAMILY_NAME
+            ))
+        })?;
+    let group = router
+        .resolve_nl_mcast_group(genl::FAMILY_NAME, group_name)
+        .await
+        .map_err(|e| other(format!("multicast group {group_name:?}: {e}")))?;
+    Ok(Family { id, group })
+}
+
+/// Size of the receive buffer for replies (an ACCEPT reply is well under a page).
+const RECV_BUF: usize = 64 * 1024;
+/// How long a reply may take before the request is given up.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// ACCEPT and DONE over a netlink socket connected to the kernel. Requests are serialised.
+pub struct NetlinkTransport {
+    inner: Mutex<Inner>,
+    family: u16,
+    fd: RawFd,
+}
+
+struct Inner {
+    sock: NlSocket,
+    seq: u32,
+    pid: u32,
+    buf: Vec<u8>,
+    /// ACCEPT replies that arrived for an earlier, abandoned request: each installed a
+    /// socket, handed to the agent (to be failed) by the next `accept`.
+    strays: VecDeque<AcceptOutcome>,
+}
+
+fn set_rcvtimeo(fd: RawFd, t: Duration) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: t.as_secs() as libc::time_t,
+        tv_usec: t.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: tv is a valid timeval passed with its size.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn connect_to_kernel(fd: RawFd) -> io::Result<()> {
+    // SAFETY: sockaddr_nl is plain data; all-zero is the kernel's address (pid 0, no groups).
+    let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    // SAFETY: sa is a valid sockaddr_nl of the given size.
+    let r = unsafe {
+        libc::connect(
+            fd,
+            (&sa as *const libc::sockaddr_nl).cast(),
+            size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// What a request got back.
+#[derive(Default)]
+struct Reply {
+    /// The attributes of the family message answering the request, if any.
+    attrs: Option<Vec<u8>>,
+    /// The acknowledgement's errno (0: success).
+    errno: i32,
+}
+
+impl NetlinkTransport {
+    /// Opens the request socket for family `family`.
+    pub fn open(family: u16) -> io::Result<Self> {
+        let sock = NlSocket::connect(NlFamily::Generic, None, Groups::empty())?;
+        sock.block()?;
+        let fd = sock.as_raw_fd();
+        connect_to_kernel(fd)?;
+        set_rcvtimeo(fd, REPLY_TIMEOUT)?;
+        let pid = sock.pid()?;
+        Ok(Self {
+            inner: Mutex::new(Inner {
+                sock,
+                seq: 1,
+                pid,
+                buf: vec![0; RECV_BUF],
+                strays: VecDeque::new(),
+            }),
+            family,
+            fd,
+        })
+    }
+
+    /// The socket's descriptor (to reserve in the agent's registry).
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd
+    }
+
+    fn request(
+        &self,
+        build: impl FnOnce(u32, u32) -> Result<Vec<u8>, String>,
+    ) -> io::Result<Reply> {
+        let mut g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let inner = &mut *g;
+        inner.seq = inner.seq.wrapping_add(1).max(1);
+        let seq = inner.seq;
+        let msg = build(seq, inner.pid).map_err(other)?;
+        inner.sock.send(&msg, neli::consts::socket::Msg::empty())?;
+        let mut reply = Reply::default();
+        loop {
+            let (n, _) = match inner
+                .sock
+                .recv(&mut inner.buf[..], neli::consts::socket::Msg::empty())
+            {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no answer to request {seq} within {REPLY_TIMEOUT:?}"),
+                    ))
+                }
+                Err(e) => return Err(e),
+            };
+            let data = &inner.buf[..n];
+            trace!("netlink: {n} bytes");
+            for m in messages(data) {
+                let m = match m {
+                    Ok(m) => m,
+                    Err(e) => {
+                        warn!("malformed netlink datagram from the kernel: {e}");
+                        break;
+                    }
+                };
+                match classify(m, self.family) {
+                    Ok(Incoming::Genl { seq: s, cmd, attrs }) if s == seq => {
+                        reply.attrs = Some(attrs.to_vec());
+                        debug!(
+                            "reply to {seq}: command {cmd}, {} attribute bytes",
+                            attrs.len()
+                        );
+                    }
+                    Ok(Incoming::Genl {
+                        seq: s,
+                        cmd: genl::cmd::ACCEPT,
+                        attrs,
+                    }) => {
+                        warn!("ACCEPT reply for abandoned request {s}: failing its socket");
+                        inner.strays.push_back(match parse_accept(attrs) {
+                            Ok(r) => AcceptOutcome::Malformed(AcceptError {
+                                sockfd: Some(r.sockfd),
+                                reason: format!("reply to abandoned request {s}"),
+                            }),
+                            Err(e) => AcceptOutcome::Malformed(e),
+                        });
+                    }
+                    Ok(Incoming::Ack { seq: s }) if s == seq => return Ok(reply),
+                    Ok(Incoming::Error { seq: s, errno }) if s == seq => {
+                        reply.errno = errno;
+                        return Ok(reply);
+                    }
+                    Ok(Incoming::Noop) => {}
+                    Ok(other) => debug!("ignored: {other:?}"),
+                    Err(e) => warn!("unexpected netlink message: {e}"),
+                }
+            }
+        }
+    }
+}
+
+impl Transport for NetlinkTransport {
+    fn accept(&self, class: u32) -> io::Result<AcceptOutcome> {
+        if let Some(s) = self
+            .inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .strays
+            .pop_front()
+        {
+            return Ok(s);
+        }
+        let fam = self.family;
+        let r = self.request(|seq, pid| genl::encode_accept(fam, seq, pid, class))?;
+        match (r.errno, r.attrs) {
+            (libc::EAGAIN, _) => Ok(AcceptOutcome::Empty),
+            (0, Some(a)) => Ok(match parse_accept(&a) {
+                Ok(req) => AcceptOutcome::Request(req),
+                Err(e) => AcceptOutcome::Malformed(e),
+            }),
+            (0, None) => Ok(AcceptOutcome::Malformed(AcceptError {
+                sockfd: None,
+                reason: "acknowledged without a reply".into(),
+            })),
+            (e, attrs) => {
+                if let Some(fd) = attrs.and_then(|a| parse_accept(&a).err().and_then(|e| e.sockfd))
+                {
+                    warn!("ACCEPT failed with a socket {fd} in its reply");
+                }
+                Err(io::Error::from_raw_os_error(e))
+            }
+        }
+    }
+
+    fn done(&self, d: &Done) -> io::Result<()> {
+        let fam = self.family;
+        let r = self.request(|seq, pid| genl::encode_done(fam, seq, pid, d))?;
+        match r.errno {
+            0 => Ok(()),
+            e => Err(io::Error::from_raw_os_error(e)),
+        }
+    }
+}
+
+/// Listens for READY notifications of `class` on group `fam.group` and passes them on as
+/// [`Event`]s until `tx` closes. Malformed or foreign messages are logged and skipped.
+/// `on_fd` receives the socket's descriptor once it is open.
+pub async fn listen(
+    fam: Family,
+    class: u32,
+    tx: mpsc::Sender<Event>,
+    on_fd: impl FnOnce(RawFd),
+) -> io::Result<()> {
+    let sock = NlSocketHandle::connect(NlFamily::Generic, None, Groups::empty()).map_err(other)?;
+    sock.add_mcast_membership(Groups::new_groups(&[fam.group]))
+        .map_err(other)?;
+    on_fd(sock.as_raw_fd());
+    loop {
+        let (iter, _groups) = match sock.recv::<u16, Buffer>().await {
+            Ok(r) => r,
+            Err(neli::err::SocketError::Io(e)) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                warn!("notifications lost (ENOBUFS): looking for requests");
+                if tx.send(Event::Overrun).await.is_err() {
+                    return Ok(());
+                }
+                continue;
+            }
+            Err(e) => {
+                warn!("notification socket: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let mut ready = false;
+        for m in iter {
+            let m = match m {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!("malformed notification: {e}");
+                    break;
+                }
+            };
+            if *m.nl_type() != fam.id {
+                debug!("notification of type {} ignored", m.nl_type());
+                continue;
+            }
+            let Some(p) = m.get_payload() else {
+                continue;
+            };
+            ready |= is_ready_for(p.as_ref(), class);
+        }
+        if ready && tx.send(Event::Ready).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// Whether a family message's payload (genetlink header + attributes) is a READY for
+/// `class`.
+pub fn is_ready_for(payload: &[u8], class: u32) -> bool {
+    if payload.len() < 4 || payload[0] != genl::cmd::READY {
+        debug!("family message ignored: {payload:?}");
+        return false;
+    }
+    match genl::ready_class(&payload[4..]) {
+        Ok(Some(c)) => c == class,
+        Ok(None) => {
+            warn!("READY without a handler class");
+            false
+        }
+        Err(e) => {
+            warn!("malformed READY: {e}");
+            false
+        }
+    }
+}
+
+impl AsRawFd for NetlinkTransport {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::genl::testbuf::*;
+    use crate::genl::{accept_attr, handler_class};
+
+    #[test]
+    fn ready_payloads() {
+        let mut a = Vec::new();
+        attr_u32(&mut a, accept_attr::HANDLER_CLASS, handler_class::TLSHD);
+        let mut p = vec![genl::cmd::READY, 1, 0, 0];
+        p.extend_from_slice(&a);
+        assert!(is_ready_for(&p, 1));
+        assert!(!is_ready_for(&p, 2), "another class's READY");
+        p[0] = genl::cmd::DONE;
+        assert!(!is_ready_for(&p, 1), "not a READY");
+        assert!(!is_ready_for(&[1, 1], 1), "short");
+        assert!(
+            !is_ready_for(&[1, 1, 0, 0, 9, 0, 2, 0], 1),
+            "truncated attribute"
+        );
+        assert!(!is_ready_for(&[1, 1, 0, 0], 1), "no class");
+    }
+
+    /// On a host whose kernel has net/handshake, the family resolves and ACCEPT answers
+    /// (EAGAIN without a request, EPERM without CAP_NET_ADMIN). Elsewhere, the error names
+    /// the family.
+    #[tokio::test]
+    async fn resolve_and_accept_on_this_host() {
+        match resolve(genl::MCGRP_TLSHD).await {
+            Ok(fam) => {
+                assert!(fam.id >= 0x10, "dynamic family ids start at GENL_MIN_ID");
+                let t = NetlinkTransport::open(fam.id).unwrap();
+                match t.accept(handler_class::TLSHD) {
+                    Ok(AcceptOutcome::Empty) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
+                    other => panic!("ACCEPT with nothing queued: {other:?}"),
+                }
+                // DONE on a descriptor that is no socket of a request: refused, not hung.
+                let r = t.done(&Done {
+                    sockfd: t.raw_fd(),
+                    status: libc::EIO as u32,
+                    remote_auth: vec![],
+                });
+                assert!(r.is_err());
+            }
+            Err(e) => assert!(e.to_string().contains("handshake"), "{e}"),
+        }
+    }
+}
