@@ -54,6 +54,25 @@ pub(crate) unsafe fn parse_peer(
     Err(-(sys::EAFNOSUPPORT as i32))
 }
 
+/// The scope id of a `sockaddr_in6` (0 for anything else).
+///
+/// # Safety
+/// `addr` must point to `len` readable bytes.
+pub(crate) unsafe fn scope_id(addr: *const sys::sockaddr, len: c_int) -> u32 {
+    let Ok(len) = usize::try_from(len) else {
+        return 0;
+    };
+    if len < core::mem::size_of::<sys::sockaddr_in6>() {
+        return 0;
+    }
+    // SAFETY: the length covers a whole sockaddr_in6 (which starts with the family).
+    let sin6 = unsafe { &*addr.cast::<sys::sockaddr_in6>() };
+    if u32::from(sin6.sin6_family) != sys::AF_INET6 {
+        return 0;
+    }
+    sin6.sin6_scope_id
+}
+
 /// A received datagram's address as the engine sees it (v4-mapped IPv6 becomes IPv4, as a
 /// dual-stack tunnel delivers IPv4 datagrams to IPv6 sockets).
 pub(crate) fn from_raw(family: u16, bytes: &[u8; 16], port_be: u16) -> SocketAddr {

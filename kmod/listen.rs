@@ -20,7 +20,6 @@ use crate::rx::{RxDatagram, LOCAL_CID_LEN};
 use crate::socket::{self, SockState};
 use crate::sys;
 use crate::table;
-use crate::tunnel::{self, LocalAddr};
 use crate::{addr, tx};
 
 /// Datagrams kept per request (a ClientHello over several Initials, retransmissions).
@@ -65,8 +64,6 @@ impl Listener {
 pub(crate) unsafe extern "C" fn quic_listen(sock: *mut sys::socket, backlog: c_int) -> c_int {
     // SAFETY: the socket layer passes a live socket.
     let sk = unsafe { (*sock).sk };
-    // SAFETY: `sk` is live.
-    let (family, net) = unsafe { (sys::kq_sk_family(sk), sys::kq_sock_net(sk)) };
     // SAFETY: `sk` is live; process context.
     let r = unsafe {
         socket::with_locked(sk, |st| {
@@ -80,17 +77,7 @@ pub(crate) unsafe extern "C" fn quic_listen(sock: *mut sys::socket, backlog: c_i
                 }
                 return Ok(());
             }
-            if st.tunnel.is_none() {
-                let any = LocalAddr {
-                    family,
-                    addr: [0; 16],
-                    port: 0,
-                };
-                let t = tunnel::acquire(net, &any)?;
-                let b = *t.local();
-                sys::kq_sk_set_local(sk, b.addr.as_ptr().cast(), b.port);
-                st.tunnel = Some(t);
-            }
+            st.autobind(sk)?;
             let backlog = (backlog as usize).min(4096);
             if let Some(l) = st.listener.as_deref_mut() {
                 l.backlog = backlog;

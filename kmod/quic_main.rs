@@ -40,8 +40,29 @@ module! {
     ],
 }
 
+/// Fields drop in order: the socket registration before the namespaces' tunnel tables.
 struct QuicModule {
     _reg: KBox<family::Registration>,
+    _pernet: Pernet,
+}
+
+/// The `pernet_operations` that give each network namespace its tunnel table; unregistering
+/// runs the exit hook of every namespace, freeing their tables.
+struct Pernet;
+
+impl Pernet {
+    fn register() -> Result<Self> {
+        // SAFETY: module init, process context; undone by `drop`.
+        kernel::error::to_result(unsafe { sys::kq_pernet_register() })?;
+        Ok(Pernet)
+    }
+}
+
+impl Drop for Pernet {
+    fn drop(&mut self) {
+        // SAFETY: registered by `register`; no socket of ours exists any more.
+        unsafe { sys::kq_pernet_unregister() };
+    }
 }
 
 impl kernel::Module for QuicModule {
@@ -58,6 +79,8 @@ impl kernel::Module for QuicModule {
             )
         })?;
         selftest::run()?;
+        // Namespaces first (each gets its tunnel table), then the workqueue, then sockets.
+        let pernet = Pernet::register()?;
         // SAFETY: module init, process context; undone in `drop`.
         kernel::error::to_result(unsafe { sys::kq_wq_init() })?;
         let reg = match family::Registration::register(module) {
@@ -72,7 +95,10 @@ impl kernel::Module for QuicModule {
             "IPPROTO_QUIC ({}) registered for AF_INET and AF_INET6\n",
             family::IPPROTO_QUIC
         );
-        Ok(QuicModule { _reg: reg })
+        Ok(QuicModule {
+            _reg: reg,
+            _pernet: pernet,
+        })
     }
 }
 

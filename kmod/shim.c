@@ -64,9 +64,50 @@ int kq_put_user_int(int val, int __user *dst) { return put_user(val, dst); }
 
 void kq_kfree_skb(struct sk_buff *skb) { kfree_skb(skb); }
 
-static DEFINE_MUTEX(kq_tunnel_mutex);
-void kq_tunnel_lock(void) { mutex_lock(&kq_tunnel_mutex); }
-void kq_tunnel_unlock(void) { mutex_unlock(&kq_tunnel_mutex); }
+/* ---- per network namespace: the UDP tunnel table (tunnel.rs) behind its own mutex ---- */
+#include <net/netns/generic.h>
+
+struct kq_net {
+	struct mutex lock;
+	void *tunnels;		/* Rust-owned table, created on first bind */
+};
+
+static unsigned int kq_net_id;
+
+static int __net_init kq_net_init(struct net *net)
+{
+	struct kq_net *kn = net_generic(net, kq_net_id);
+
+	mutex_init(&kn->lock);
+	kn->tunnels = NULL;
+	return 0;
+}
+
+static void __net_exit kq_net_exit(struct net *net)
+{
+	struct kq_net *kn = net_generic(net, kq_net_id);
+
+	kq_rust_net_exit(&kn->tunnels);
+	mutex_destroy(&kn->lock);
+}
+
+static struct pernet_operations kq_net_ops = {
+	.init = kq_net_init,
+	.exit = kq_net_exit,
+	.id = &kq_net_id,
+	.size = sizeof(struct kq_net),
+};
+
+int kq_pernet_register(void) { return register_pernet_subsys(&kq_net_ops); }
+void kq_pernet_unregister(void) { unregister_pernet_subsys(&kq_net_ops); }
+void kq_net_lock(struct net *net) { mutex_lock(&((struct kq_net *)net_generic(net, kq_net_id))->lock); }
+void kq_net_unlock(struct net *net) { mutex_unlock(&((struct kq_net *)net_generic(net, kq_net_id))->lock); }
+void **kq_net_tunnels(struct net *net) { return &((struct kq_net *)net_generic(net, kq_net_id))->tunnels; }
+
+bool kq_sk_ipv6only(const struct sock *sk) { return sk->sk_family == AF_INET6 && sk->sk_ipv6only; }
+int kq_sk_bound_dev(const struct sock *sk) { return READ_ONCE(sk->sk_bound_dev_if); }
+void kq_sk_set_bound_dev(struct sock *sk, int ifindex) { WRITE_ONCE(sk->sk_bound_dev_if, ifindex); }
+u32 kq_sk_uid(struct sock *sk) { return __kuid_val(sock_i_uid(sk)); }
 
 void kq_crypto_free_aead(struct crypto_aead *tfm) { crypto_free_aead(tfm); }
 void kq_crypto_free_shash(struct crypto_shash *tfm) { crypto_free_shash(tfm); }

@@ -41,8 +41,18 @@ int kq_put_user_int(int val, int __user *dst);
 
 void kq_kfree_skb(struct sk_buff *skb);
 
-void kq_tunnel_lock(void);
-void kq_tunnel_unlock(void);
+/* Per network namespace (pernet_operations): the tunnel table slot and its mutex. */
+int kq_pernet_register(void);
+void kq_pernet_unregister(void);
+void kq_net_lock(struct net *net);
+void kq_net_unlock(struct net *net);
+void **kq_net_tunnels(struct net *net);
+/* Rust: frees the namespace's table (the exit hook). */
+void kq_rust_net_exit(void **slot);
+bool kq_sk_ipv6only(const struct sock *sk);
+int kq_sk_bound_dev(const struct sock *sk);
+void kq_sk_set_bound_dev(struct sock *sk, int ifindex);
+u32 kq_sk_uid(struct sock *sk);
 
 void kq_crypto_free_aead(struct crypto_aead *tfm);
 void kq_crypto_free_shash(struct crypto_shash *tfm);

@@ -40,6 +40,26 @@ pub(crate) struct SockState {
     pub(crate) listener: Option<KBox<Listener>>,
 }
 
+impl SockState {
+    /// The socket's tunnel, binding the wildcard address and an ephemeral port first if the
+    /// socket is not bound (connect and listen do this, as UDP and TCP do).
+    ///
+    /// # Safety
+    /// `sk` is this state's live socket, locked.
+    pub(crate) unsafe fn autobind(&mut self, sk: *mut sys::sock) -> Result<(), i32> {
+        if self.tunnel.is_none() {
+            // SAFETY: `sk` is live per the contract.
+            let family = unsafe { sys::kq_sk_family(sk) };
+            // SAFETY: as above.
+            let t = unsafe { tunnel::acquire(sk, &LocalAddr::any(family), 0) }?;
+            // SAFETY: locked per the contract; the address is the family's wildcard.
+            unsafe { sys::kq_sk_set_local(sk, [0u8; 16].as_ptr().cast(), t.port()) };
+            self.tunnel = Some(t);
+        }
+        Ok(())
+    }
+}
+
 /// Returns the state of a QUIC socket.
 ///
 /// # Safety
@@ -232,8 +252,8 @@ pub(crate) unsafe extern "C" fn quic_connect(
     if peer.port() == 0 || peer.ip().is_unspecified() {
         return -(sys::EINVAL as c_int);
     }
-    // SAFETY: `sk` is live.
-    let net = unsafe { sys::kq_sock_net(sk) };
+    // SAFETY: as above.
+    let scope = unsafe { addr::scope_id(addr, len) };
     // SAFETY: `sk` is live; process context.
     let r = unsafe {
         with_locked(sk, |st| {
@@ -243,23 +263,36 @@ pub(crate) unsafe extern "C" fn quic_connect(
             if st.listener.is_some() {
                 return Err(-(sys::EINVAL as i32));
             }
-            if st.tunnel.is_none() {
-                let any = LocalAddr {
-                    family,
-                    addr: [0; 16],
-                    port: 0,
-                };
-                let t = tunnel::acquire(net, &any)?;
-                st.tunnel = Some(t);
+            // A link-local peer is reached through the device its scope names (which the
+            // socket then stays bound to, as a UDP socket would).
+            if let core::net::IpAddr::V6(a) = peer.ip() {
+                if a.segments()[0] & 0xffc0 == 0xfe80 {
+                    let dev = sys::kq_sk_bound_dev(sk);
+                    let scope = i32::try_from(scope).map_err(|_| -(sys::EINVAL as i32))?;
+                    if scope != 0 && dev != 0 && scope != dev {
+                        return Err(-(sys::EINVAL as i32));
+                    }
+                    if dev == 0 && scope == 0 {
+                        return Err(-(sys::EINVAL as i32));
+                    }
+                    if dev == 0 {
+                        sys::kq_sk_set_bound_dev(sk, scope);
+                    }
+                }
             }
+            st.autobind(sk)?;
             let Some(tun) = st.tunnel.as_ref() else {
                 return Err(-(sys::EINVAL as i32));
             };
-            let bound = *tun.local();
+            // A v6-only socket, or one bound to an address of the other family, cannot reach
+            // the peer (UDP's answer).
+            if !tun.reaches(&peer.ip()) {
+                return Err(-(sys::ENETUNREACH as i32));
+            }
             let (pfam, daddr, dport) = addr::to_wire(&peer);
             // The bound address if it is of the peer's family, else let routing choose.
             let mut saddr = [0u8; 16];
-            let bound_ip = addr::from_raw(bound.family, &bound.addr, 0).ip();
+            let bound_ip = tun.local_ip();
             if bound_ip.is_ipv4() == peer.is_ipv4() {
                 saddr = addr::to_wire(&SocketAddr::new(bound_ip, 0)).1;
             }
@@ -267,14 +300,15 @@ pub(crate) unsafe extern "C" fn quic_connect(
             if rc != 0 {
                 return Err(rc);
             }
-            let local = addr::from_raw(pfam, &saddr, bound.port.to_be());
+            let port = tun.port();
+            let local = addr::from_raw(pfam, &saddr, port.to_be());
             let config = driver::config(&st.opts);
             let conn = driver::new_client(&config, local, peer)?;
             let mut cs = ConnState::new(sk, conn, tun.try_clone()?, None)?;
             sys::kq_sk_set_local(
                 sk,
                 addr::for_sock(family, &local.ip()).as_ptr().cast(),
-                bound.port,
+                port,
             );
             sys::kq_sk_set_peer(
                 sk,
@@ -368,6 +402,18 @@ unsafe fn parse_addr(
         addr: [0; 16],
         port: 0,
     };
+    if u32::from(family) == sys::AF_INET6 && u32::from(fam) == sys::AF_INET {
+        // An IPv4 address on an AF_INET6 socket, as lxin/quic accepts: its v4-mapped form.
+        if len < core::mem::size_of::<sys::sockaddr_in>() {
+            return Err(-(sys::EINVAL as i32));
+        }
+        // SAFETY: length checked to cover a whole sockaddr_in.
+        let sin = unsafe { &*addr.cast::<sys::sockaddr_in>() };
+        let v4 = core::net::Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+        local.addr = v4.to_ipv6_mapped().octets();
+        local.port = u16::from_be(sin.sin_port);
+        return Ok(local);
+    }
     if u32::from(family) == sys::AF_INET6 {
         if len < core::mem::size_of::<sys::sockaddr_in6>() {
             return Err(-(sys::EINVAL as i32));
@@ -412,6 +458,8 @@ pub(crate) unsafe extern "C" fn quic_bind(
         Ok(l) => l,
         Err(e) => return e,
     };
+    // SAFETY: as above (`parse_addr` checked the length).
+    let scope = unsafe { addr::scope_id(addr, len) };
     // SAFETY: `sk` is live.
     let net = unsafe { sys::kq_sock_net(sk) };
     if local.port != 0
@@ -428,12 +476,11 @@ pub(crate) unsafe extern "C" fn quic_bind(
             if st.tunnel.is_some() {
                 return Err(-(sys::EINVAL as i32));
             }
-            let t = tunnel::acquire(net, &local)?;
-            let bound = *t.local();
+            let t = tunnel::acquire(sk, &local, scope)?;
+            // The socket is locked: publish the address as bound (`local.addr` holds the 4 or
+            // 16 bytes of the socket's family) with the tunnel's port, for getsockname.
+            sys::kq_sk_set_local(sk, local.addr.as_ptr().cast(), t.port());
             st.tunnel = Some(t);
-            // The socket is locked: publish the bound address for getsockname (`bound.addr`
-            // holds the 4 or 16 address bytes); covered by the enclosing `unsafe` block.
-            sys::kq_sk_set_local(sk, bound.addr.as_ptr().cast(), bound.port);
             Ok(())
         })
     };

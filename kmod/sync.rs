@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Module-global state guarded by a C lock (6.12's Rust locks cannot be `static`s): the tunnel
-//! mutex (process context, may sleep) and the connection table's spinlock (taken with bottom
-//! halves disabled, so softirq readers and process-context writers exclude each other).
+//! Module-global state guarded by a C lock (6.12's Rust locks cannot be `static`s): the
+//! connection table's spinlock (taken with bottom halves disabled, so softirq readers and
+//! process-context writers exclude each other). The tunnel tables are per namespace (tunnel.rs).
 
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
@@ -14,20 +14,6 @@ pub(crate) trait RawLock {
     fn lock();
     /// Releases the lock taken by `lock`.
     fn unlock();
-}
-
-/// `kq_tunnel_mutex`: process context only.
-pub(crate) struct TunnelMutex;
-
-impl RawLock for TunnelMutex {
-    fn lock() {
-        // SAFETY: the mutex is statically initialised in shim.c; callers are in process context.
-        unsafe { sys::kq_tunnel_lock() }
-    }
-    fn unlock() {
-        // SAFETY: paired with `lock` by `Guard`.
-        unsafe { sys::kq_tunnel_unlock() }
-    }
 }
 
 /// `kq_table_spin`, taken with `spin_lock_bh`: any context, never sleeps.
@@ -50,8 +36,6 @@ pub(crate) struct Locked<T, L: RawLock> {
     _lock: PhantomData<L>,
 }
 
-/// Guarded by the tunnel mutex.
-pub(crate) type TunnelLocked<T> = Locked<T, TunnelMutex>;
 /// Guarded by the table spinlock.
 pub(crate) type TableLocked<T> = Locked<T, TableSpin>;
 

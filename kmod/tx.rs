@@ -46,7 +46,7 @@ unsafe fn xmit(
             if sport != 0 {
                 sport
             } else {
-                tun.local().port.to_be()
+                tun.port().to_be()
             },
             dport,
             ecn as u8,

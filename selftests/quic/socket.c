@@ -195,7 +195,7 @@ KTEST(bind_bad_address_errors)
 	EXPECT_ERRNO(bind(fd, (struct sockaddr *)&a, sizeof(a) - 1), EINVAL);
 	EXPECT_ERRNO(bind(fd, (struct sockaddr *)&a6, sizeof(a6)), EAFNOSUPPORT);
 	EXPECT_ERRNO(bind(fd6, (struct sockaddr *)&a6, sizeof(a6) - 1), EINVAL);
-	EXPECT_ERRNO(bind(fd6, (struct sockaddr *)&a, sizeof(a)), EINVAL);
+	/* (An IPv4 address on an AF_INET6 socket is accepted, as in lxin/quic: see bind.c.) */
 	EXPECT_ERRNO(bind(fd, (struct sockaddr *)&other, sizeof(other)), EADDRNOTAVAIL);
 	close(fd);
 	close(fd6);

@@ -626,6 +626,37 @@ fn sock_int(s: &Socket, name: i32) -> Result<i32, String> {
     Ok(i32::from_ne_bytes(b))
 }
 
+/// A dual-stack listener (AF_INET6, `IPV6_V6ONLY` off, bound to `::`) accepts an IPv4 client
+/// and sees it v4-mapped; data flows both ways.
+fn dual_stack_listener(tls: &Arc<Tls>) -> TResult {
+    let any6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0);
+    let l = new_socket(&any6)?;
+    l.setsockopt_raw(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, &0i32.to_ne_bytes())
+        .ctx("IPV6_V6ONLY off")?;
+    l.bind(&any6).ctx("bind [::]:0")?;
+    l.listen(4).ctx("listen")?;
+    let port = l.local_addr().ctx("getsockname")?.port();
+    let stls = tls.clone();
+    let h = thread::spawn(move || -> TResult {
+        let (a, peer) = l.accept().ctx("accept")?;
+        a.set_read_timeout(Some(TIMEOUT)).ctx("SO_RCVTIMEO")?;
+        ensure!(
+            matches!(peer.ip(), IpAddr::V6(v6) if v6.to_ipv4_mapped() == Some(Ipv4Addr::LOCALHOST)),
+            "accept() reported {peer}, wanted ::ffff:127.0.0.1"
+        );
+        server_handshake(&a, &stls.server).ctx("server handshake")?;
+        serve_echo(&a)
+    });
+    let cr = (|| {
+        let c = connected(&SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))?;
+        client_handshake(&c, &tls.client, None).ctx("client handshake")?;
+        echo_once(&c, b"over a dual-stack listener")
+    })();
+    let sr = h.join().unwrap_or_else(|p| Err(panic_message(p)));
+    cr.map_err(|e| format!("client: {e}"))?;
+    sr.map_err(|e| format!("server: {e}"))
+}
+
 /// SO_SNDBUF bounds what a writer may have unacknowledged: one non-blocking sendmsg takes at
 /// most SO_SNDBUF bytes and the next gets EAGAIN. Unset, both buffers follow flow control
 /// (twice the connection windows: the test's peers advertise 2 MiB).
@@ -1241,6 +1272,7 @@ const TESTS: &[(&str, TestFn)] = &[
     ("streams_100", streams_100),
     ("uni_stream", uni_stream),
     ("socket_buffers", socket_buffers),
+    ("dual_stack_listener", dual_stack_listener),
     ("nonblocking_epoll", nonblocking_epoll),
     ("retry_handshake", retry_handshake),
     ("connections_loop", connections_loop),
