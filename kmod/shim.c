@@ -450,6 +450,25 @@ void kq_ext_kill(struct sock *sk)
 	skb_queue_purge(&e->rxq);
 }
 
+/* The work item's own end of an orphan (see finish_orphan): like kq_ext_kill without waiting
+ * for the work item, which is the caller. Called without the socket lock. */
+void kq_ext_stop(struct sock *sk)
+{
+	struct kq_ext *e = kq_ext_of(sk);
+
+	set_bit(KQ_F_DEAD, &e->flags);
+	hrtimer_cancel(&e->timer);
+	skb_queue_purge(&e->rxq);
+}
+
+void kq_sk_orphan(struct sock *sk) { sock_orphan(sk); }
+
+/* SO_LINGER with a zero timeout: close aborts (no closing period). */
+bool kq_sk_linger_abort(const struct sock *sk)
+{
+	return sock_flag(sk, SOCK_LINGER) && !READ_ONCE(sk->sk_lingertime);
+}
+
 void kq_timer_arm(struct sock *sk, u64 expires_us)
 {
 	hrtimer_start_range_ns(&kq_ext_of(sk)->timer, ns_to_ktime(expires_us * NSEC_PER_USEC),

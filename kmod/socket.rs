@@ -38,6 +38,9 @@ pub(crate) struct SockState {
     pub(crate) conn: Option<KBox<ConnState>>,
     /// The accept queue of a listening socket.
     pub(crate) listener: Option<KBox<Listener>>,
+    /// Closed by the application and orphaned: the connection is in its closing period, and
+    /// the work item frees the socket when that ends.
+    pub(crate) orphan: bool,
 }
 
 impl SockState {
@@ -104,6 +107,7 @@ pub(crate) unsafe extern "C" fn quic_init(sk: *mut sys::sock) -> c_int {
             opts: Options::new(),
             conn: None,
             listener: None,
+            orphan: false,
         },
         GFP_KERNEL,
     ) {
@@ -153,8 +157,11 @@ unsafe fn take_state(sk: *mut sys::sock) -> Option<KBox<SockState>> {
 }
 
 /// `proto.close`: the last user reference is gone. Sends CONNECTION_CLOSE (with the code and
-/// phrase of `QUIC_SOCKOPT_CONNECTION_CLOSE`), unhashes the socket from routing, stops its work
-/// item and timer, then frees its state.
+/// phrase of `QUIC_SOCKOPT_CONNECTION_CLOSE`) and returns at once. A connection the peer has
+/// heard from then spends its closing period (three PTOs, RFC 9000 section 10.2) as an orphan:
+/// the socket, detached from its file, answers the peer's packets with CONNECTION_CLOSE until
+/// the work item sees the period end and frees it (`finish_orphan`). Anything else (never
+/// connected, peer silent, already drained, or `SO_LINGER` with a zero timeout) is freed here.
 ///
 /// # Safety
 /// Called by the socket layer with a live socket of our proto (and, where present, the user or
@@ -162,13 +169,42 @@ unsafe fn take_state(sk: *mut sys::sock) -> Option<KBox<SockState>> {
 pub(crate) unsafe extern "C" fn quic_close(sk: *mut sys::sock, _timeout: kernel::ffi::c_long) {
     // SAFETY: `sk` is live; process context.
     unsafe { sys::kq_lock_sock(sk) };
+    // SAFETY: `sk` is live.
+    let abort = unsafe { sys::kq_sk_linger_abort(sk) };
     // SAFETY: locked above.
-    let mut st = unsafe { take_state(sk) };
-    if let Some(st) = st.as_deref_mut() {
+    if let Some(st) = unsafe { state(sk) } {
         if let Some(cs) = st.conn.as_deref_mut() {
             if !cs.conn.is_closed() {
                 let (code, frame, phrase) = st.opts.close_info();
                 cs.conn.close(true, code, frame, phrase);
+            }
+            // (The closing period has a deadline, which the timer drives: without one the
+            // orphan would never end.)
+            if !abort
+                && cs.conn.peer_authenticated()
+                && !cs.conn.is_drained()
+                && cs.conn.poll_timeout().is_some()
+            {
+                st.orphan = true;
+                // SAFETY: `sk` is live and locked: flush CONNECTION_CLOSE, arm the timer for
+                // the closing period; then detach from the file, as TCP does in close.
+                unsafe {
+                    cs.drive(sk);
+                    sys::kq_sk_set_shutdown(sk, sys::SHUTDOWN_MASK as i32);
+                    sys::kq_sk_set_state(sk, sys::TCP_CLOSING as i32);
+                    sys::kq_sk_orphan(sk);
+                    sys::kq_release_sock(sk);
+                }
+                // The socket reference the file held is the orphan's now.
+                return;
+            }
+        }
+    }
+    // SAFETY: locked above.
+    let mut st = unsafe { take_state(sk) };
+    if let Some(st) = st.as_deref_mut() {
+        if let Some(cs) = st.conn.as_deref_mut() {
+            if !cs.conn.is_drained() {
                 // SAFETY: `sk` is live and locked.
                 unsafe { tx::flush(sk, &cs.tunnel, &mut cs.conn, driver::now_us()) };
             }
@@ -193,6 +229,32 @@ pub(crate) unsafe extern "C" fn quic_close(sk: *mut sys::sock, _timeout: kernel:
     unsafe { sys::sk_common_release(sk) };
 }
 
+/// The end of an orphan's closing period, from its work item (which holds its own socket
+/// reference): unroutes the connection, stops the timer, frees the state and drops the
+/// reference the orphan kept.
+///
+/// # Safety
+/// `sk` is a live orphaned QUIC socket whose lock the caller holds; the lock is released here.
+unsafe fn finish_orphan(sk: *mut sys::sock) {
+    // SAFETY: locked per the contract.
+    let mut st = unsafe { take_state(sk) };
+    if let Some(cs) = st.as_deref_mut().and_then(|s| s.conn.as_deref_mut()) {
+        cs.unroute_all(sk);
+    }
+    // SAFETY: `sk` is live and locked; `kq_ext_stop` runs unlocked and, unlike `kq_ext_kill`,
+    // does not wait for the work item (this is the work item).
+    unsafe {
+        sys::kq_sk_set_state(sk, sys::TCP_CLOSE as i32);
+        sys::kq_release_sock(sk);
+        sys::kq_ext_stop(sk);
+    }
+    // Frees the connection and the tunnel reference (process context: may sleep).
+    drop(st);
+    // SAFETY: the orphan's reference (once the file's) is dropped here; the work item's own
+    // reference keeps `sk` valid until the work function returns.
+    unsafe { sys::sk_common_release(sk) };
+}
+
 /// Runs the socket's work item (see shim.c): datagrams queued by softirq, the timer, then the
 /// driver. Process context, with a socket reference held by the work item.
 ///
@@ -213,6 +275,11 @@ pub(crate) unsafe extern "C" fn kq_rust_work(sk: *mut sys::sock, timer_fired: bo
                 }
                 // SAFETY: as above.
                 unsafe { cs.drive(sk) };
+                if st.orphan && cs.conn.is_drained() {
+                    // SAFETY: an orphan, locked; the lock is released inside.
+                    unsafe { finish_orphan(sk) };
+                    return;
+                }
             }
         }
         // SAFETY: locked listener.

@@ -774,6 +774,91 @@ fn udp_sockets() -> Result<usize, String> {
 /// Connections opened, used (one echo each) and closed in a loop, one listener: everything
 /// they held is given back (no UDP tunnel socket is left; kmemleak checks the rest on the
 /// debug kernel). `KQUIC_LOOP_CONNS` sets the count (default 1000).
+/// UDP sockets bound to local `port` (IPv4 and IPv6).
+fn udp_on_port(port: u16) -> Result<usize, String> {
+    let mut n = 0;
+    for f in ["/proc/net/udp", "/proc/net/udp6"] {
+        let t = std::fs::read_to_string(f).ctx(f)?;
+        for line in t.lines().skip(1) {
+            let local = line.split_whitespace().nth(1).unwrap_or("");
+            let p = local.rsplit(':').next().unwrap_or("");
+            if u16::from_str_radix(p, 16) == Ok(port) {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// close() returns at once and the connection spends its closing period (RFC 9000 10.2) as an
+/// orphan that still owns its UDP port, then is freed; with SO_LINGER 0 it is freed at once.
+fn close_drains_then_frees(tls: &Arc<Tls>) -> TResult {
+    for abort in [false, true] {
+        let (l, addr) = listener(false)?;
+        let stls = tls.clone();
+        let h = thread::spawn(move || -> TResult {
+            let (a, _) = l.accept().ctx("accept")?;
+            a.set_read_timeout(Some(TIMEOUT)).ctx("SO_RCVTIMEO")?;
+            server_handshake(&a, &stls.server).ctx("server handshake")?;
+            serve_echo(&a)?;
+            // Until the client's CONNECTION_CLOSE arrives.
+            let mut b = [0u8; 16];
+            let _ = a.recv(&mut b);
+            Ok(())
+        });
+        let c = connected(&addr)?;
+        client_handshake(&c, &tls.client, None).ctx("client handshake")?;
+        echo_once(&c, b"before close")?;
+        let port = c.local_addr().ctx("getsockname")?.port();
+        if abort {
+            let l = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: `linger` is plain data; the slice covers exactly its bytes.
+            let b = unsafe {
+                std::slice::from_raw_parts(
+                    (&l as *const libc::linger).cast::<u8>(),
+                    std::mem::size_of::<libc::linger>(),
+                )
+            };
+            c.setsockopt_raw(libc::SOL_SOCKET, libc::SO_LINGER, b)
+                .ctx("SO_LINGER 0")?;
+        }
+        drop(c);
+        // Right after close() the orphan still holds the port (unless aborted) ...
+        let right_after = udp_on_port(port)?;
+        let sr = h.join().unwrap_or_else(|p| Err(panic_message(p)));
+        sr.map_err(|e| format!("server: {e}"))?;
+        note!(
+            "{}: {right_after} UDP socket(s) on port {port} right after close()",
+            if abort { "SO_LINGER 0" } else { "default" }
+        );
+        if abort {
+            ensure!(right_after == 0, "an aborted close left its port bound");
+        } else {
+            ensure!(
+                right_after == 1,
+                "no closing period: close() itself released the port"
+            );
+        }
+        // ... and lets it go when the period ends.
+        let mut n = right_after;
+        for _ in 0..100 {
+            if n == 0 {
+                break;
+            }
+            thread::sleep(Duration::from_millis(50));
+            n = udp_on_port(port)?;
+        }
+        ensure!(
+            n == 0,
+            "the orphan still holds port {port} 5 s after close()"
+        );
+    }
+    Ok(())
+}
+
 fn connections_loop(tls: &Arc<Tls>) -> TResult {
     let count: usize = std::env::var("KQUIC_LOOP_CONNS")
         .ok()
@@ -1273,6 +1358,7 @@ const TESTS: &[(&str, TestFn)] = &[
     ("uni_stream", uni_stream),
     ("socket_buffers", socket_buffers),
     ("dual_stack_listener", dual_stack_listener),
+    ("close_drains_then_frees", close_drains_then_frees),
     ("nonblocking_epoll", nonblocking_epoll),
     ("retry_handshake", retry_handshake),
     ("connections_loop", connections_loop),
