@@ -624,6 +624,87 @@ mod tests {
         assert!(full.build(&r, alpn()).is_err());
     }
 
+    /// Client and server sessions of the agent's configurations against each other, CRYPTO
+    /// bytes passed by hand: the verdict, the client's ALPN, and each side's view of the
+    /// other's certificate.
+    fn in_memory(
+        client: &TlsConfig,
+        server_name: &str,
+        server: &TlsConfig,
+    ) -> Result<(Option<Vec<u8>>, usize, usize), quic::tls::TlsError> {
+        use quic::tls::{QuicVersion, TlsSession};
+        let mut c = TlsSession::new_client(client, QuicVersion::V1, b"c-params", server_name)?;
+        let mut s = TlsSession::new(server, QuicVersion::V1, b"s-params")?;
+        for _ in 0..16 {
+            if let Some(e) = c.error().or(s.error()) {
+                return Err(e.clone());
+            }
+            if !c.is_handshaking() && !s.is_handshaking() {
+                let n = |t: &TlsSession| t.peer_certificates().map_or(0, |p| p.len());
+                return Ok((c.alpn().map(<[u8]>::to_vec), n(&c), n(&s)));
+            }
+            while let Some((level, data)) = c.poll_output() {
+                s.feed(level, &data)?;
+            }
+            while let Some((level, data)) = s.poll_output() {
+                c.feed(level, &data)?;
+            }
+        }
+        panic!("handshake did not finish");
+    }
+
+    #[test]
+    fn agent_configs_complete_handshakes() {
+        let d = TempDir::new("inmem");
+        let (scert, skey) = cert_pem("srv.example");
+        let (ccert, ckey) = cert_pem("client.example");
+        let sc = d.write("s.pem", scert.as_bytes());
+        let sk = d.write("s.key", skey.as_bytes());
+        let cc = d.write("c.pem", ccert.as_bytes());
+        let ck = d.write("c.key", ckey.as_bytes());
+        let client_ctx = ctx(&format!(
+            "[client]\nca_file = {sc:?}\ncert_file = {cc:?}\nkey_file = {ck:?}\n"
+        ));
+        let server_ctx = ctx(&format!(
+            "[server]\ncert_file = {sc:?}\nkey_file = {sk:?}\nclient_ca_file = {cc:?}\n\
+             require_client_cert = true\n"
+        ));
+        let h3 = || vec![b"h3".to_vec()];
+        let (server, _) = server_ctx
+            .build(&req(Role::Server, AuthMode::X509), h3())
+            .unwrap();
+
+        // x509 both ways: the client shows its configured certificate, ALPN agreed.
+        let (client, name) = client_ctx
+            .build(
+                &req(Role::Client, AuthMode::X509),
+                vec![b"smbd".to_vec(), b"h3".to_vec()],
+            )
+            .unwrap();
+        let name = name.unwrap();
+        let (alpn, client_saw, server_saw) = in_memory(&client, &name, &server).unwrap();
+        assert_eq!(alpn.as_deref(), Some(&b"h3"[..]));
+        assert_eq!((client_saw, server_saw), (1, 1));
+
+        // Unauthenticated client against a server that requires a certificate: refused.
+        let (anon, name) = client_ctx
+            .build(&req(Role::Client, AuthMode::Unauth), h3())
+            .unwrap();
+        assert!(in_memory(&anon, &name.unwrap(), &server).is_err());
+
+        // A peer name the server's certificate does not carry: refused.
+        let mut r = req(Role::Client, AuthMode::X509);
+        r.peername = Some("other.example".into());
+        let (client, name) = client_ctx.build(&r, h3()).unwrap();
+        assert!(in_memory(&client, &name.unwrap(), &server).is_err());
+
+        // No common ALPN: refused.
+        let (client, name) = client_ctx
+            .build(&req(Role::Client, AuthMode::X509), vec![b"smbd".to_vec()])
+            .unwrap();
+        assert!(in_memory(&client, &name.unwrap(), &server).is_err());
+    }
+
     #[test]
     fn timeouts_are_saved_and_restored() {
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
