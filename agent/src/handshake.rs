@@ -395,8 +395,14 @@ impl QuicHandshaker {
     }
 }
 
+/// How long a peer certificate key lives in the agent's keyring: the kernel consumer looks
+/// the identity up when DONE arrives; the timeout only bounds what the keyring keeps.
+pub const PEER_KEY_TIMEOUT_S: u32 = 3600;
+
 /// Records the peer's leaf certificate as an `asymmetric` key in the process keyring (as
-/// tlshd does); its serial is the identity DONE reports. `None` if the kernel refuses it.
+/// tlshd does), described by the peer's name or address (so that a peer's newer key replaces
+/// its older one) and expiring after [`PEER_KEY_TIMEOUT_S`]; its serial is the identity DONE
+/// reports. `None` if the kernel refuses it.
 fn record_peer_cert(der: &[u8], peer: &str) -> Option<u32> {
     match keys::add(
         "asymmetric",
@@ -404,7 +410,12 @@ fn record_peer_cert(der: &[u8], peer: &str) -> Option<u32> {
         der,
         keys::KEY_SPEC_PROCESS_KEYRING,
     ) {
-        Ok(s) if s > 0 => Some(s as u32),
+        Ok(s) if s > 0 => {
+            if let Err(e) = keys::set_timeout(s, PEER_KEY_TIMEOUT_S) {
+                log::warn!("peer key {s}: timeout not set: {e}");
+            }
+            Some(s as u32)
+        }
         Ok(_) => None,
         Err(e) => {
             log::warn!("peer certificate of {peer} not recorded as a key: {e}");
@@ -487,7 +498,8 @@ impl QuicHandshaker {
         let peer = name
             .clone()
             .or_else(|| req.peername.clone())
-            .or_else(|| sock.peer_addr().ok().map(|a| a.to_string()))
+            // The address without its port: one key per peer host.
+            .or_else(|| sock.peer_addr().ok().map(|a| a.ip().to_string()))
             .unwrap_or_else(|| "peer".into());
         let leaf = sock.with_tls(|t| {
             t.and_then(|t| t.peer_certificates())

@@ -13,6 +13,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 const KEYCTL_LINK: libc::c_long = 8;
 /// `KEYCTL_READ`.
 const KEYCTL_READ: libc::c_long = 11;
+/// `KEYCTL_SET_TIMEOUT`.
+const KEYCTL_SET_TIMEOUT: libc::c_long = 15;
 /// `KEY_SPEC_PROCESS_KEYRING`.
 pub const KEY_SPEC_PROCESS_KEYRING: i32 = -2;
 /// Largest key payload read (certificates and keys are far smaller).
@@ -64,6 +66,24 @@ pub fn link(key: Serial, keyring: Serial) -> io::Result<()> {
             KEYCTL_LINK,
             libc::c_long::from(key),
             libc::c_long::from(keyring),
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `keyctl(KEYCTL_SET_TIMEOUT)`: the key expires `secs` seconds from now.
+pub fn set_timeout(key: Serial, secs: u32) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_SET_TIMEOUT,
+            libc::c_long::from(key),
+            libc::c_long::from(secs),
         )
     };
     if r < 0 {
@@ -211,6 +231,7 @@ mod tests {
         // crash, whether or not this host has keyrings at all.
         assert!(read(1).is_err());
         assert!(link(1, 1).is_err());
+        assert!(set_timeout(1, 1).is_err());
         assert!(add("user", "x\0y", b"", KEY_SPEC_PROCESS_KEYRING).is_err());
     }
 
@@ -227,5 +248,16 @@ mod tests {
         };
         assert!(serial > 0);
         assert_eq!(read(serial).unwrap(), b"payload bytes");
+        set_timeout(serial, 1).unwrap();
+        // Same type and description in the same keyring: the key is updated in place.
+        let again = add(
+            "user",
+            "kquic-agent-test",
+            b"other bytes",
+            KEY_SPEC_PROCESS_KEYRING,
+        )
+        .unwrap();
+        assert_eq!(again, serial);
+        assert_eq!(read(serial).unwrap(), b"other bytes");
     }
 }
