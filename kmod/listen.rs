@@ -296,6 +296,9 @@ pub(crate) unsafe extern "C" fn quic_accept(
         }
         // SAFETY: as above.
         timeo = unsafe { sys::kq_wait(sk, timeo) };
+        // Initials that woke us are processed here (see `kq_rx_enqueue`).
+        // SAFETY: locked again.
+        unsafe { socket::process_queued(sk) };
     };
     // SAFETY: taken above.
     unsafe { sys::kq_release_sock(sk) };

@@ -59,6 +59,9 @@ unsafe fn wait(sk: *mut sys::sock, timeo: &mut c_long) -> Result<(), i32> {
     }
     // SAFETY: per the contract; the lock is retaken before returning.
     *timeo = unsafe { sys::kq_wait(sk, *timeo) };
+    // What woke us may be datagrams for this task to process (see `kq_rx_enqueue`).
+    // SAFETY: locked again.
+    unsafe { socket::process_queued(sk) };
     Ok(())
 }
 
@@ -312,8 +315,13 @@ pub(crate) unsafe extern "C" fn quic_sendmsg(
     unsafe { sys::kq_lock_sock(sk) };
     // SAFETY: locked until the release below.
     let r = unsafe { sendmsg_locked(sk, msg, what, nonblock, &mut timeo) };
-    // SAFETY: taken above.
-    unsafe { sys::kq_release_sock(sk) };
+    // Datagrams that arrived meanwhile (ACKs for what was sent, data) are processed here, by
+    // the lock's owner, rather than by the work item.
+    // SAFETY: taken above; released right after.
+    unsafe {
+        socket::process_queued(sk);
+        sys::kq_release_sock(sk);
+    }
     match r {
         Ok(n) => n.min(i32::MAX as usize) as c_int,
         Err(e) => e,
@@ -407,8 +415,13 @@ pub(crate) unsafe extern "C" fn quic_recvmsg(
     unsafe { sys::kq_lock_sock(sk) };
     // SAFETY: locked until the release below.
     let r = unsafe { recvmsg_locked(sk, msg, size, has_ctl, &mut buf, &mut timeo) };
-    // SAFETY: taken above.
-    unsafe { sys::kq_release_sock(sk) };
+    // Datagrams that arrived meanwhile (ACKs for what was sent, data) are processed here, by
+    // the lock's owner, rather than by the work item.
+    // SAFETY: taken above; released right after.
+    unsafe {
+        socket::process_queued(sk);
+        sys::kq_release_sock(sk);
+    }
     match r {
         Ok(n) => n.min(i32::MAX as usize) as c_int,
         Err(e) => e,

@@ -16,7 +16,6 @@
 #define SOL_QUIC_KQ 288
 
 void kq_lock_sock(struct sock *sk) { lock_sock(sk); }
-void kq_release_sock(struct sock *sk) { release_sock(sk); }
 struct net *kq_sock_net(const struct sock *sk) { return sock_net(sk); }
 unsigned short kq_sk_family(const struct sock *sk) { return sk->sk_family; }
 
@@ -120,11 +119,28 @@ long kq_ptr_err(const void *ptr) { return IS_ERR(ptr) ? PTR_ERR(ptr) : 0; }
 
 /* A keyed AEAD with its request, allocated once with the key: packets are protected without
  * any per-packet allocation. A key is only used by one connection, under its socket lock, so
- * the request is never shared. Synchronous implementations only. */
+ * the request is never shared.
+ *
+ * Any implementation is accepted, asynchronous ones included: on x86 the accelerated GCM is
+ * only registered behind the SIMD wrapper (asynchronous), and a synchronous-only request would
+ * get the generic template with software GHASH. kquic protects packets only in process
+ * context (the socket's work item or a system call, never softirq), where the wrapper runs the
+ * accelerated code inline, and where waiting for a deferred completion is allowed. */
 struct kq_aead {
 	struct crypto_aead *tfm;
 	struct aead_request *req;
+	struct crypto_wait wait;
 };
+
+/* Logs, once per algorithm, which driver the kernel gave us (the first socket to use it). */
+static void kq_aead_log_driver(const char *alg, struct crypto_aead *tfm)
+{
+	static unsigned long logged;
+	int bit = alg[0] == 'g' ? 0 : alg[0] == 'c' ? 1 : 2;
+
+	if (!test_and_set_bit(bit, &logged))
+		pr_info("quic: %s: using %s\n", alg, crypto_aead_driver_name(tfm));
+}
 
 struct kq_aead *kq_aead_alloc(const char *alg, const u8 *key, unsigned int keylen)
 {
@@ -133,7 +149,7 @@ struct kq_aead *kq_aead_alloc(const char *alg, const u8 *key, unsigned int keyle
 
 	if (!a)
 		return ERR_PTR(-ENOMEM);
-	a->tfm = crypto_alloc_aead(alg, 0, CRYPTO_ALG_ASYNC);
+	a->tfm = crypto_alloc_aead(alg, 0, 0);
 	if (IS_ERR(a->tfm)) {
 		err = PTR_ERR(a->tfm);
 		kfree(a);
@@ -152,6 +168,8 @@ struct kq_aead *kq_aead_alloc(const char *alg, const u8 *key, unsigned int keyle
 		kfree(a);
 		return ERR_PTR(err);
 	}
+	crypto_init_wait(&a->wait);
+	kq_aead_log_driver(alg, a->tfm);
 	return a;
 }
 
@@ -183,7 +201,7 @@ int kq_aead_crypt(struct kq_aead *a, int enc, u8 *iv, u8 *aad, unsigned int aadl
 	if (buflen < 16)
 		return -EINVAL;
 	if (!kq_sg_ok(aad, aadlen) || !kq_sg_ok(buf, buflen)) {
-		bounce = kmalloc(aadlen + buflen, GFP_ATOMIC);
+		bounce = kmalloc(aadlen + buflen, GFP_KERNEL);
 		if (!bounce)
 			return -ENOMEM;
 		memcpy(bounce, aad, aadlen);
@@ -195,10 +213,13 @@ int kq_aead_crypt(struct kq_aead *a, int enc, u8 *iv, u8 *aad, unsigned int aadl
 	if (aadlen)
 		sg_set_buf(&sg[n++], ad, aadlen);
 	sg_set_buf(&sg[n], b, buflen);
-	aead_request_set_callback(req, 0, NULL, NULL);
+	/* Process context (see struct kq_aead): a deferred request may be waited for. */
+	might_sleep();
+	aead_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG | CRYPTO_TFM_REQ_MAY_SLEEP,
+				  crypto_req_done, &a->wait);
 	aead_request_set_ad(req, aadlen);
 	aead_request_set_crypt(req, sg, sg, enc ? buflen - 16 : buflen, iv);
-	err = enc ? crypto_aead_encrypt(req) : crypto_aead_decrypt(req);
+	err = crypto_wait_req(enc ? crypto_aead_encrypt(req) : crypto_aead_decrypt(req), &a->wait);
 	if (bounce) {
 		if (!err)
 			memcpy(buf, b, buflen);
@@ -321,6 +342,7 @@ void kq_get_random_bytes(void *buf, unsigned int len) { get_random_bytes(buf, le
 
 #define KQ_F_TIMER	0	/* the protocol timer fired: call on_timeout */
 #define KQ_F_DEAD	1	/* closed: the work item only drops what it finds */
+#define KQ_F_BACKLOG	2	/* datagrams were queued while a task owned the socket lock */
 #define KQ_RX_MAX	2048	/* datagrams queued for the work item at most */
 
 static struct workqueue_struct *kq_wq;
@@ -410,6 +432,7 @@ void kq_ext_init(struct sock *sk)
 	hrtimer_init(&e->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
 	e->timer.function = kq_timer_fn;
 	e->flags = 0;
+	atomic_set(&e->waiters, 0);
 	memset(&e->route, 0, sizeof(e->route));
 	/* Without the per-CPU cache every datagram looks its route up: slower, still correct. */
 	if (dst_cache_init(&e->route.cache, GFP_KERNEL))
@@ -420,17 +443,55 @@ void kq_ext_init(struct sock *sk)
 	}
 }
 
+/*
+ * Queues a datagram for the socket's protocol work (softirq, or process context moving a
+ * listener's request to its child) and picks who does that work, cheapest first:
+ * - a task owns the socket lock (inside sendmsg, recvmsg...): it processes the queue before
+ *   it releases the lock (kq_release_sock kicks the work item if it did not); TCP's backlog;
+ * - a task sleeps in kq_wait on the socket: it is woken and processes the queue itself;
+ * - nobody: the work item runs.
+ * Ownership is read under the socket's spinlock, as release_sock clears it under the same lock,
+ * so a datagram is never left without someone to process it.
+ */
 int kq_rx_enqueue(struct sock *sk, struct sk_buff *skb)
 {
 	struct kq_ext *e = kq_ext_of(sk);
+	bool owned;
 
 	if (test_bit(KQ_F_DEAD, &e->flags) || skb_queue_len(&e->rxq) >= KQ_RX_MAX) {
 		kfree_skb(skb);
 		return -ENOBUFS;
 	}
+	spin_lock_bh(&sk->sk_lock.slock);
 	skb_queue_tail(&e->rxq, skb);
+	owned = sock_owned_by_user(sk);
+	if (owned)
+		set_bit(KQ_F_BACKLOG, &e->flags);
+	spin_unlock_bh(&sk->sk_lock.slock);
+	if (owned)
+		return 0;
+	/* Pairs with the barrier in kq_wait between counting itself and checking the queue. */
+	smp_mb();
+	if (atomic_read(&e->waiters)) {
+		kq_wake(sk);
+		return 0;
+	}
 	kq_kick(sk);
 	return 0;
+}
+
+bool kq_rx_pending(struct sock *sk) { return !skb_queue_empty(&kq_ext_of(sk)->rxq); }
+
+/* Releases the socket lock; datagrams queued while it was owned and not processed by the
+ * owner go to the work item. */
+void kq_release_sock(struct sock *sk)
+{
+	struct kq_ext *e = kq_ext_of(sk);
+
+	release_sock(sk);
+	if (test_bit(KQ_F_BACKLOG, &e->flags) && test_and_clear_bit(KQ_F_BACKLOG, &e->flags) &&
+	    !skb_queue_empty(&e->rxq))
+		kq_kick(sk);
 }
 
 struct sk_buff *kq_rx_dequeue(struct sock *sk)
@@ -806,11 +867,19 @@ void kq_sk_free_child(struct sock *sk)
 /* Sleeps until woken, a signal, or timeo; the socket lock is released meanwhile. */
 long kq_wait(struct sock *sk, long timeo)
 {
+	struct kq_ext *e = kq_ext_of(sk);
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
 
 	add_wait_queue(sk_sleep(sk), &wait);
+	/* From here datagrams wake this task instead of the work item (see kq_rx_enqueue). */
+	atomic_inc(&e->waiters);
+	smp_mb__after_atomic();
 	release_sock(sk);
-	timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, timeo);
+	clear_bit(KQ_F_BACKLOG, &e->flags);
+	/* Queued while the lock was ours: the caller processes it, no sleep. */
+	if (skb_queue_empty(&e->rxq))
+		timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, timeo);
+	atomic_dec(&e->waiters);
 	lock_sock(sk);
 	remove_wait_queue(sk_sleep(sk), &wait);
 	return timeo;

@@ -97,6 +97,7 @@ struct kq_ext {
 	struct work_struct work;
 	struct hrtimer timer;
 	unsigned long flags;		/* KQ_F_* bits */
+	atomic_t waiters;		/* tasks asleep in kq_wait */
 	void (*orig_destruct)(struct sock *sk);
 	struct kq_route route;
 };
@@ -125,6 +126,7 @@ void kq_sk_grow_bufs(struct sock *sk, int sndbuf, int rcvbuf);
 void kq_sk_account(struct sock *sk, u64 queued, u64 unread);
 int kq_rx_enqueue(struct sock *sk, struct sk_buff *skb);
 struct sk_buff *kq_rx_dequeue(struct sock *sk);
+bool kq_rx_pending(struct sock *sk);
 void kq_ext_kill(struct sock *sk);
 void kq_ext_stop(struct sock *sk);
 void kq_sk_orphan(struct sock *sk);

@@ -255,6 +255,35 @@ unsafe fn finish_orphan(sk: *mut sys::sock) {
     unsafe { sys::sk_common_release(sk) };
 }
 
+/// Processes the datagrams softirq queued for the socket, in the calling task: one that owns
+/// the lock (before it releases it) or that was woken in `kq_wait` (see `kq_rx_enqueue`), so
+/// that the work item is not needed while the application is in a system call.
+///
+/// # Safety
+/// `sk` is a live QUIC socket whose lock the caller holds (process context).
+pub(crate) unsafe fn process_queued(sk: *mut sys::sock) {
+    // SAFETY: `sk` is live.
+    if !unsafe { sys::kq_rx_pending(sk) } {
+        return;
+    }
+    // SAFETY: locked per the contract.
+    match unsafe { state(sk) } {
+        Some(st) if st.conn.is_some() => {
+            if let Some(cs) = st.conn.as_deref_mut() {
+                // SAFETY: `sk` is this connection's socket, locked.
+                unsafe {
+                    cs.receive_queued(sk);
+                    cs.drive(sk);
+                }
+            }
+        }
+        // SAFETY: locked listener.
+        Some(st) if st.listener.is_some() => unsafe { listen::receive(sk, st) },
+        // Closed: the work item drops what is left.
+        _ => {}
+    }
+}
+
 /// Runs the socket's work item (see shim.c): datagrams queued by softirq, the timer, then the
 /// driver. Process context, with a socket reference held by the work item.
 ///
