@@ -2,7 +2,7 @@
 #
 #   make demo    build everything, boot the VM, load quic.ko and show QUIC sockets at work
 #   make check   all tests: host (cargo test, clippy, fmt, C ABI checks) and VM selftests
-#   make bench   tables of measured numbers
+#   make bench   tables of measured numbers (host, then the VM part: make bench-vm)
 #   make interop our engine against quinn and aioquic over loopback UDP, also through the
 #                impairment relay
 #   make fuzz    every fuzz target for FUZZ_SECONDS each
@@ -23,7 +23,7 @@ CARGO ?= cargo
 
 KO := $(BUILD)/kmod-$(FLAVOUR)/quic.ko
 
-.PHONY: all setup kernel module selftests host-check vm-check check check-debug demo bench interop fuzz clean \
+.PHONY: all setup kernel module selftests host-check vm-check check check-debug demo bench bench-vm interop fuzz clean \
 	libquic libquic-check install
 
 all: module selftests
@@ -80,6 +80,17 @@ demo: module selftests
 bench:
 	$(CARGO) run --release -p quic-hostcrypto --example protect_bench
 	$(CARGO) run --release -p quic-interop --bin kquic-bench
+	$(MAKE) bench-vm
+
+# One guest boot, one table: kquic (with and without 1-RTT encryption), TCP and TCP + kTLS over
+# loopback (bench/vm-bench.sh); kquic-vm-bench options in BENCH_VM_ARGS (e.g. --bulk-bytes,
+# --repeat, --idle-conns; see kquic-vm-bench --help).
+BENCH_VM_ARGS ?=
+BENCH_VM_BIN := $(or $(CARGO_TARGET_DIR),$(ROOT)/target)/release/kquic-vm-bench
+bench-vm: module
+	$(CARGO) build --release -p kquic-vm-bench
+	vm/run.sh -f $(FLAVOUR) -- KQUIC_BENCH_COMMIT=$$(git describe --always --dirty 2>/dev/null) \
+		bench/vm-bench.sh $(KO) $(BENCH_VM_BIN) $(BENCH_VM_ARGS)
 
 # Interop with stacks nobody here wrote: quinn (crates.io) and aioquic (PyPI, in a venv under
 # ~/.cache/kquic), directly and through the impairment relay. Release mode: 10 MB transfers.
