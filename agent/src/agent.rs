@@ -377,6 +377,14 @@ impl Drop for Running {
     }
 }
 
+/// `shutdown(SHUT_RDWR)`: wakes a thread blocked on the socket (the socket is failed anyway).
+fn shutdown_socket(fd: RawFd) {
+    // SAFETY: plain system call on a descriptor this task owns.
+    if unsafe { libc::shutdown(fd, libc::SHUT_RDWR) } < 0 {
+        debug!("fd {fd}: shutdown: {}", io::Error::last_os_error());
+    }
+}
+
 async fn serve<T: Transport, H: Handshaker>(
     transport: Arc<T>,
     handshaker: Arc<H>,
@@ -400,14 +408,29 @@ async fn serve<T: Transport, H: Handshaker>(
             let job =
                 tokio::task::spawn_blocking(move || handshaker.handshake(&req, dup, deadline));
             let watchdog = tokio::time::Instant::from_std(deadline + WATCHDOG_SLACK);
-            tokio::select! {
-                r = job => r.unwrap_or_else(|e| Err(Failure::new(libc::EIO, format!("handshake thread: {e}")))),
-                () = tokio::time::sleep_until(watchdog) => Err(Failure::new(
-                    libc::ETIMEDOUT,
-                    format!("no result within the {} ms limit", timeout.as_millis()),
-                )),
-                () = cancelled(cancel) => Err(Failure::new(libc::ESHUTDOWN, "the agent is shutting down")),
+            let (result, abandoned) = tokio::select! {
+                r = job => (
+                    r.unwrap_or_else(|e| Err(Failure::new(libc::EIO, format!("handshake thread: {e}")))),
+                    false,
+                ),
+                () = tokio::time::sleep_until(watchdog) => (
+                    Err(Failure::new(
+                        libc::ETIMEDOUT,
+                        format!("no result within the {} ms limit", timeout.as_millis()),
+                    )),
+                    true,
+                ),
+                () = cancelled(cancel) => (
+                    Err(Failure::new(libc::ESHUTDOWN, "the agent is shutting down")),
+                    true,
+                ),
+            };
+            if abandoned {
+                // The handshake thread may still be blocked on the socket: wake it, so that it
+                // lets go of the socket instead of acting on it after DONE.
+                shutdown_socket(fd.raw());
             }
+            result
         }
     };
     drop(running);
@@ -552,6 +575,15 @@ mod tests {
     /// Behaves by the request's peer name.
     struct MockHandshaker {
         barrier: Option<Barrier>,
+        /// "blocks" handshakes that were woken from their blocking read.
+        woke: Arc<AtomicUsize>,
+    }
+
+    fn mock() -> MockHandshaker {
+        MockHandshaker {
+            barrier: None,
+            woke: Arc::default(),
+        }
     }
 
     impl Handshaker for MockHandshaker {
@@ -577,6 +609,18 @@ mod tests {
                     // Ignores its deadline: the watchdog must answer.
                     std::thread::sleep(deadline - Instant::now() + Duration::from_millis(1500));
                     Ok(Outcome::default())
+                }
+                "blocks" => {
+                    // Waits on the socket with no timeout of its own, as a handshake waiting
+                    // for a peer that never answers: only a shutdown of the socket ends it.
+                    let udp = UdpSocket::from(sock);
+                    // (A safety net, far beyond what the test waits: without the shutdown the
+                    // test fails instead of hanging.)
+                    udp.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+                    let mut buf = [0u8; 16];
+                    let r = udp.recv(&mut buf);
+                    self.woke.fetch_add(1, Ordering::SeqCst);
+                    Err(Failure::new(libc::EIO, format!("woken: {r:?}")))
                 }
                 "slow" => {
                     std::thread::sleep(Duration::from_millis(300));
@@ -644,11 +688,7 @@ mod tests {
         let ok = k.push_request("ok", Role::Client, Some(1000));
         let refused = k.push_request("refused", Role::Server, None);
         let panics = k.push_request("panic", Role::Client, None);
-        let agent = Agent::new(
-            Arc::clone(&k),
-            MockHandshaker { barrier: None },
-            settings(8, 1000),
-        );
+        let agent = Agent::new(Arc::clone(&k), mock(), settings(8, 1000));
         let stats = agent.stats();
         let fds = agent.fds();
         let k2 = Arc::clone(&k);
@@ -690,6 +730,7 @@ mod tests {
             // Every handshake waits for all the others: only concurrency gets them through.
             MockHandshaker {
                 barrier: Some(Barrier::new(n)),
+                woke: Arc::default(),
             },
             settings(n, 1000),
         );
@@ -711,11 +752,7 @@ mod tests {
         for _ in 0..5 {
             k.push_request("slow", Role::Server, None);
         }
-        let agent = Agent::new(
-            Arc::clone(&k),
-            MockHandshaker { barrier: None },
-            settings(2, 1000),
-        );
+        let agent = Agent::new(Arc::clone(&k), mock(), settings(2, 1000));
         let stats = agent.stats();
         let k2 = Arc::clone(&k);
         run_until(agent, 0, move || k2.dones().len() == 5).await;
@@ -728,11 +765,7 @@ mod tests {
     async fn an_overrunning_handshake_is_answered_by_the_watchdog() {
         let k = Arc::new(MockKernel::default());
         let fd = k.push_request("overrun", Role::Client, Some(200));
-        let agent = Agent::new(
-            Arc::clone(&k),
-            MockHandshaker { barrier: None },
-            settings(4, 1000),
-        );
+        let agent = Agent::new(Arc::clone(&k), mock(), settings(4, 1000));
         let t0 = Instant::now();
         let k2 = Arc::clone(&k);
         run_until(agent, 0, move || !k2.dones().is_empty()).await;
@@ -747,14 +780,34 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abandoned_handshake_thread_is_woken_from_the_socket() {
+        let k = Arc::new(MockKernel::default());
+        let fd = k.push_request("blocks", Role::Server, Some(100));
+        let h = mock();
+        let woke = Arc::clone(&h.woke);
+        let agent = Agent::new(Arc::clone(&k), h, settings(4, 1000));
+        let k2 = Arc::clone(&k);
+        run_until(agent, 0, move || !k2.dones().is_empty()).await;
+        assert_eq!(k.dones()[0].status, libc::ETIMEDOUT as u32);
+        let t0 = Instant::now();
+        while woke.load(Ordering::SeqCst) == 0 && t0.elapsed() < Duration::from_secs(2) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            woke.load(Ordering::SeqCst),
+            1,
+            "the thread still holds the socket"
+        );
+        // Its duplicate is gone too: the socket's inode is no longer reachable here.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(closed(fd, ino_of(&k, fd)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn shutdown_fails_what_the_grace_period_does_not_finish() {
         let k = Arc::new(MockKernel::default());
         let fd = k.push_request("overrun", Role::Client, Some(2000));
-        let agent = Agent::new(
-            Arc::clone(&k),
-            MockHandshaker { barrier: None },
-            settings(4, 100),
-        );
+        let agent = Agent::new(Arc::clone(&k), mock(), settings(4, 100));
         let stats = agent.stats();
         let (_ev_tx, ev_rx) = mpsc::channel(4);
         let (sd_tx, sd_rx) = watch::channel(false);
@@ -776,11 +829,7 @@ mod tests {
     async fn shutdown_lets_quick_handshakes_finish() {
         let k = Arc::new(MockKernel::default());
         k.push_request("slow", Role::Client, None);
-        let agent = Agent::new(
-            Arc::clone(&k),
-            MockHandshaker { barrier: None },
-            settings(4, 2000),
-        );
+        let agent = Agent::new(Arc::clone(&k), mock(), settings(4, 2000));
         let stats = agent.stats();
         let (_ev_tx, ev_rx) = mpsc::channel(4);
         let (sd_tx, sd_rx) = watch::channel(false);
@@ -820,11 +869,7 @@ mod tests {
             // The transport fails once: the agent waits for the next READY.
             q.push_back(Err(io::Error::from_raw_os_error(libc::ENOBUFS)));
         }
-        let agent = Agent::new(
-            Arc::clone(&k),
-            MockHandshaker { barrier: None },
-            settings(4, 1000),
-        );
+        let agent = Agent::new(Arc::clone(&k), mock(), settings(4, 1000));
         let stats = agent.stats();
         let k2 = Arc::clone(&k);
         let good = Arc::new(Mutex::new(None));
@@ -868,11 +913,7 @@ mod tests {
             ..MockKernel::default()
         });
         let fd = k.push_request("ok", Role::Client, None);
-        let agent = Agent::new(
-            Arc::clone(&k),
-            MockHandshaker { barrier: None },
-            settings(4, 1000),
-        );
+        let agent = Agent::new(Arc::clone(&k), mock(), settings(4, 1000));
         let stats = agent.stats();
         let k2 = Arc::clone(&k);
         run_until(agent, 0, move || !k2.dones().is_empty()).await;
