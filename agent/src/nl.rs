@@ -49,8 +49,14 @@ pub async fn resolve(group_name: &str) -> io::Result<Family> {
         .resolve_genl_family(genl::FAMILY_NAME)
         .await
         .map_err(|e| {
+            let why = match &e {
+                neli::err::RouterError::Nlmsgerr(m) => {
+                    io::Error::from_raw_os_error(-*m.error()).to_string()
+                }
+                e => e.to_string(),
+            };
             other(format!(
-                "generic netlink family {:?} not found ({e}): a kernel without \
+                "generic netlink family {:?} not found ({why}): a kernel without \
                  CONFIG_NET_HANDSHAKE?",
                 genl::FAMILY_NAME
             ))
