@@ -151,21 +151,58 @@ fn listener(opts: Opts) -> Result<(Socket, SocketAddr), String> {
     Ok((s, addr))
 }
 
-/// With `plain`, both ends must see disable_1rtt_encryption in the peer's parameters: then the
-/// engine sends 1-RTT packets without protection (`Connection::is_1rtt_unprotected`).
+/// The transport parameter id of disable_1rtt_encryption.
+const DISABLE_1RTT_ENCRYPTION: u64 = 0xbaad;
+
+/// A QUIC variable-length integer at the start of `b`, and its length.
+fn varint(b: &[u8]) -> Option<(u64, usize)> {
+    let first = *b.first()?;
+    let len = 1usize << (first >> 6);
+    let bytes = b.get(..len)?;
+    let v = bytes[1..]
+        .iter()
+        .fold(u64::from(first & 0x3f), |a, &x| (a << 8) | u64::from(x));
+    Some((v, len))
+}
+
+/// Whether a quic_transport_parameters extension body carries parameter `id`; `None` if it
+/// does not parse.
+fn has_param(mut ext: &[u8], id: u64) -> Option<bool> {
+    while !ext.is_empty() {
+        let (pid, a) = varint(ext)?;
+        let (len, b) = varint(ext.get(a..)?)?;
+        if pid == id {
+            return Some(true);
+        }
+        ext = ext.get(a + b + usize::try_from(len).ok()?..)?;
+    }
+    Some(false)
+}
+
+/// With `plain`, the peer's transport parameters (as the TLS handshake delivered them) must
+/// carry disable_1rtt_encryption: when both ends' do, the engine sends 1-RTT packets without
+/// protection (`Connection::is_1rtt_unprotected`). quic.ko's getsockopt of the remote
+/// `QUIC_SOCKOPT_TRANSPORT_PARAM` does not report what the peer sent, so the check reads the
+/// extension itself.
 fn check_plain(s: &Socket, plain: bool, who: &str) -> Result<(), String> {
     if !plain {
         return Ok(());
     }
-    let peer = s
-        .transport_param(true)
-        .ctx("get peer transport parameters")?;
-    if peer.disable_1rtt_encryption != 1 {
-        return Err(format!(
-            "{who}: the peer's transport parameters do not carry disable_1rtt_encryption"
-        ));
+    let ext = s.with_tls(|t| {
+        t.and_then(|t| t.peer_transport_params())
+            .map(<[u8]>::to_vec)
+    });
+    let ext = ext.ok_or_else(|| format!("{who}: no peer transport parameters"))?;
+    match has_param(&ext, DISABLE_1RTT_ENCRYPTION) {
+        Some(true) => Ok(()),
+        Some(false) => Err(format!(
+            "the peer of the {who} did not send disable_1rtt_encryption (its transport \
+             parameters lack 0xbaad although it was set on both sockets)"
+        )),
+        None => Err(format!(
+            "{who}: the peer's transport parameters do not parse"
+        )),
     }
-    Ok(())
 }
 
 fn accept_handshake(l: &Socket, tls: &Tls, plain: bool) -> Result<Socket, String> {
@@ -430,6 +467,19 @@ pub(crate) fn idle_memory(tls: &Arc<Tls>, n: usize) -> Result<MemRun, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transport_parameter_scan() {
+        assert_eq!(varint(&[0x25]), Some((0x25, 1)));
+        assert_eq!(varint(&[0x7b, 0xbd]), Some((0x3bbd, 2)));
+        assert_eq!(varint(&[0x80, 0x00, 0xba, 0xad]), Some((0xbaad, 4)));
+        assert_eq!(varint(&[0x40]), None);
+        // initial_max_data = 0x1000, then disable_1rtt_encryption (empty).
+        let ext = [0x04, 0x02, 0x50, 0x00, 0x80, 0x00, 0xba, 0xad, 0x00];
+        assert_eq!(has_param(&ext, DISABLE_1RTT_ENCRYPTION), Some(true));
+        assert_eq!(has_param(&ext[..4], DISABLE_1RTT_ENCRYPTION), Some(false));
+        assert_eq!(has_param(&ext[..3], DISABLE_1RTT_ENCRYPTION), None);
+    }
 
     #[test]
     fn tls_configs_build() {

@@ -99,8 +99,8 @@ pub(crate) struct BulkRun {
     snd_per_gb: f64,
     /// CPU seconds of the receiving thread per GB.
     rcv_per_gb: f64,
-    /// `/proc/stat` ticks behind `cpu_per_gb`.
-    ticks: u64,
+    /// `cpu_per_gb` rests on fewer than [`FEW_TICKS`] `/proc/stat` ticks.
+    coarse: bool,
 }
 
 impl BulkRun {
@@ -113,10 +113,9 @@ impl BulkRun {
         rcv: Duration,
     ) -> Self {
         let gb = bytes as f64 / 1e9;
-        let ticks = st1.busy.saturating_sub(st0.busy);
-        let busy = ticks as f64 * sys::tick_secs();
+        let busy = st1.busy_ns.saturating_sub(st0.busy_ns) as f64 / 1e9;
         Self {
-            ticks,
+            coarse: st0.from_ticks && busy < FEW_TICKS as f64 * sys::tick_secs(),
             mib_per_sec: bytes as f64 / (1u64 << 20) as f64 / secs.max(1e-9),
             cpu_per_gb: busy / gb,
             snd_per_gb: snd.as_secs_f64() / gb,
@@ -205,10 +204,10 @@ struct Args {
     #[arg(long, default_value_t = 1000)]
     round_trips: usize,
     /// Full handshakes per run with the ECDSA P-256 certificate.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 100)]
     handshakes: usize,
     /// Full handshakes per run with the RSA-2048 certificate (0: skip).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 50)]
     rsa_handshakes: usize,
     /// Idle kquic connections opened for the memory row.
     #[arg(long, default_value_t = 1000)]
@@ -511,7 +510,7 @@ fn render(args: &Args, res: &Results) -> String {
                 let slot = res.bulk.get(&(s, size));
                 let (mut c, m) = slot_cell(slot, |b| b.cpu_per_gb, &mut notes);
                 if let Some(Ok(v)) = slot {
-                    if v.iter().any(|b| b.ticks < FEW_TICKS) {
+                    if v.iter().any(|b| b.coarse) {
                         c = format!("≈{c}");
                     }
                 }
@@ -632,20 +631,31 @@ fn render(args: &Args, res: &Results) -> String {
             RECV_BUF / 1024
         ));
         add(format!(
-            "CPU: busy time of all vCPUs from /proc/stat (user+nice+system+irq+softirq+steal, \
-             {} ms ticks) from the first write to the FIN, and CPU time of the sending and \
-             receiving threads (CLOCK_THREAD_CPUTIME_ID; kquic's work items run in kworkers and \
-             count only in the first figure). Per GB = 10^9 bytes. ≈: a run of that cell \
-             spanned fewer than {FEW_TICKS} ticks (±1 tick each; send more bytes for a finer \
-             figure).",
-            num(sys::tick_secs() * 1e3)
+            "CPU: time all vCPUs spent running tasks from the first write to the FIN ({}), \
+             and CPU time of the sending and receiving threads (CLOCK_THREAD_CPUTIME_ID; \
+             kquic's work items run in kworkers and count only in the first figure). Per GB = \
+             10^9 bytes.{}",
+            if sys::cpu_times().is_ok_and(|c| !c.from_ticks) {
+                "/proc/schedstat, the scheduler's clock; softirq work done on an idle CPU is \
+                 not in it"
+            } else {
+                "/proc/stat user+nice+system+irq+softirq+steal ticks"
+            },
+            if res.bulk.values().flatten().flatten().any(|b| b.coarse) {
+                format!(
+                    " ≈: a run of that cell spanned fewer than {FEW_TICKS} ticks of {} ms.",
+                    num(sys::tick_secs() * 1e3)
+                )
+            } else {
+                String::new()
+            }
         ));
     }
     if !res.bulk.is_empty() || !res.rr.is_empty() {
         add(
             "kquic no encryption: disable_1rtt_encryption set with QUIC_SOCKOPT_TRANSPORT_PARAM \
-             on the client and the listener, and read back from both ends' peer transport \
-             parameters after the handshake (a run fails if either end lacks it)."
+             on the client and the listener; each end checks that the peer's transport \
+             parameters as the TLS handshake delivered them carry it (else the run fails)."
                 .into(),
         );
         add(
@@ -759,7 +769,7 @@ mod tests {
             cpu_per_gb: 10.0,
             snd_per_gb: 4.0,
             rcv_per_gb: 3.0,
-            ticks: 100,
+            coarse: false,
         };
         res.bulk
             .insert((Stack::Kquic, 1024), Ok(vec![run(10.0), run(12.0)]));

@@ -1,22 +1,23 @@
-//! The system interfaces the benchmark reads and sets: CPU time (`/proc/stat`, per-thread
-//! clocks), kernel memory (`/proc/meminfo`), the open-file limit, kTLS socket options and the
+//! The system interfaces the benchmark reads and sets: CPU time (`/proc/schedstat` or
+//! `/proc/stat`, per-thread clocks), kernel memory (`/proc/meminfo`), the open-file limit, kTLS socket options and the
 //! kernel's own counters of what kTLS did.
 
 use std::io;
 use std::os::fd::RawFd;
 use std::time::Duration;
 
-/// Machine-wide CPU time from the first line of `/proc/stat`, in clock ticks.
+/// Machine-wide busy CPU time so far, summed over all CPUs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct CpuTimes {
-    /// user + nice + system + irq + softirq + steal, summed over all CPUs.
-    pub(crate) busy: u64,
-    /// Of which kernel time: system + irq + softirq.
-    pub(crate) kernel: u64,
+    /// Nanoseconds.
+    pub(crate) busy_ns: u64,
+    /// From `/proc/stat` ticks (else from the scheduler's clock).
+    pub(crate) from_ticks: bool,
 }
 
-/// Parses the aggregate `cpu ...` line of `/proc/stat`.
-pub(crate) fn parse_cpu_line(text: &str) -> Option<CpuTimes> {
+/// Busy ticks from the aggregate `cpu ...` line of `/proc/stat`: user + nice + system + irq +
+/// softirq + steal.
+pub(crate) fn parse_stat_busy_ticks(text: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("cpu "))?;
     let v: Vec<u64> = line
         .split_whitespace()
@@ -28,17 +29,47 @@ pub(crate) fn parse_cpu_line(text: &str) -> Option<CpuTimes> {
     if v.len() < 7 {
         return None;
     }
-    let steal = v.get(7).copied().unwrap_or(0);
-    Some(CpuTimes {
-        busy: v[0] + v[1] + v[2] + v[5] + v[6] + steal,
-        kernel: v[2] + v[5] + v[6],
-    })
+    Some(v[0] + v[1] + v[2] + v[5] + v[6] + v.get(7).copied().unwrap_or(0))
 }
 
-/// The machine's CPU time now.
+/// Time tasks (not the idle task) ran, summed over the `cpuN` lines of `/proc/schedstat`
+/// (field 7: nanoseconds by the scheduler's clock).
+pub(crate) fn parse_schedstat_run_ns(text: &str) -> Option<u64> {
+    let mut sum = 0;
+    let mut cpus = 0;
+    for l in text.lines() {
+        let mut it = l.split_whitespace();
+        let Some(name) = it.next() else { continue };
+        if !name.starts_with("cpu") || name.len() == 3 {
+            continue;
+        }
+        sum += it.nth(6)?.parse::<u64>().ok()?;
+        cpus += 1;
+    }
+    (cpus > 0).then_some(sum)
+}
+
+/// The machine's busy CPU time now: `/proc/schedstat` when the kernel has it
+/// (CONFIG_SCHED_INFO), else `/proc/stat`, whose tick sampling undercounts when timer ticks are
+/// lost (as in a TCG guest on a busy host).
 pub(crate) fn cpu_times() -> Result<CpuTimes, String> {
+    if let Some(ns) = std::fs::read_to_string("/proc/schedstat")
+        .ok()
+        .as_deref()
+        .and_then(parse_schedstat_run_ns)
+    {
+        return Ok(CpuTimes {
+            busy_ns: ns,
+            from_ticks: false,
+        });
+    }
     let t = std::fs::read_to_string("/proc/stat").map_err(|e| format!("/proc/stat: {e}"))?;
-    parse_cpu_line(&t).ok_or_else(|| "/proc/stat: no aggregate cpu line".to_string())
+    let ticks =
+        parse_stat_busy_ticks(&t).ok_or_else(|| "/proc/stat: no aggregate cpu line".to_string())?;
+    Ok(CpuTimes {
+        busy_ns: (ticks as f64 * tick_secs() * 1e9) as u64,
+        from_ticks: true,
+    })
 }
 
 /// Seconds per clock tick of `/proc/stat`.
@@ -244,12 +275,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn proc_stat_cpu_line() {
+    fn proc_stat_and_schedstat() {
         let t = "cpu  100 5 50 1000 7 3 2 1 0 0\ncpu0 50 2 25 500 3 1 1 0 0 0\n";
-        let c = parse_cpu_line(t).unwrap();
-        assert_eq!(c.busy, 100 + 5 + 50 + 3 + 2 + 1);
-        assert_eq!(c.kernel, 50 + 3 + 2);
-        assert!(parse_cpu_line("cpu0 1 2 3\n").is_none());
+        assert_eq!(parse_stat_busy_ticks(t), Some(100 + 5 + 50 + 3 + 2 + 1));
+        assert!(parse_stat_busy_ticks("cpu0 1 2 3\n").is_none());
+        let t = "version 16\ntimestamp 4295\ncpu0 0 0 10 2 8 3 1000 50 9\n\
+                 domain0 3 1 2 3\ncpu1 0 0 10 2 8 3 234 50 9\n";
+        assert_eq!(parse_schedstat_run_ns(t), Some(1234));
+        assert_eq!(parse_schedstat_run_ns("version 16\n"), None);
     }
 
     #[test]
