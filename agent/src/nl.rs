@@ -73,15 +73,40 @@ const RECV_BUF: usize = 64 * 1024;
 /// How long a reply may take before the request is given up.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A datagram link to the kernel (a netlink socket; a script in tests).
+pub trait Link: Send {
+    /// Sends one datagram.
+    fn send(&mut self, msg: &[u8]) -> io::Result<()>;
+    /// Receives one datagram into `buf` (`WouldBlock` when nothing came in time).
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+/// The netlink socket as a [`Link`].
+pub struct NlLink(NlSocket);
+
+impl Link for NlLink {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.0
+            .send(msg, neli::consts::socket::Msg::empty())
+            .map(drop)
+    }
+
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0
+            .recv(buf, neli::consts::socket::Msg::empty())
+            .map(|(n, _)| n)
+    }
+}
+
 /// ACCEPT and DONE over a netlink socket connected to the kernel. Requests are serialised.
-pub struct NetlinkTransport {
-    inner: Mutex<Inner>,
+pub struct NetlinkTransport<L: Link = NlLink> {
+    inner: Mutex<Inner<L>>,
     family: u16,
     fd: RawFd,
 }
 
-struct Inner {
-    sock: NlSocket,
+struct Inner<L> {
+    sock: L,
     seq: u32,
     pid: u32,
     buf: Vec<u8>,
@@ -149,9 +174,16 @@ impl NetlinkTransport {
         connect_to_kernel(fd)?;
         set_rcvtimeo(fd, REPLY_TIMEOUT)?;
         let pid = sock.pid()?;
-        Ok(Self {
+        Ok(Self::with_link(NlLink(sock), family, pid, fd))
+    }
+}
+
+impl<L: Link> NetlinkTransport<L> {
+    /// A transport over `link`, whose port id is `pid` and descriptor `fd`.
+    pub fn with_link(link: L, family: u16, pid: u32, fd: RawFd) -> Self {
+        Self {
             inner: Mutex::new(Inner {
-                sock,
+                sock: link,
                 seq: 1,
                 pid,
                 buf: vec![0; RECV_BUF],
@@ -159,7 +191,7 @@ impl NetlinkTransport {
             }),
             family,
             fd,
-        })
+        }
     }
 
     /// The socket's descriptor (to reserve in the agent's registry).
@@ -176,13 +208,10 @@ impl NetlinkTransport {
         inner.seq = inner.seq.wrapping_add(1).max(1);
         let seq = inner.seq;
         let msg = build(seq, inner.pid).map_err(other)?;
-        inner.sock.send(&msg, neli::consts::socket::Msg::empty())?;
+        inner.sock.send(&msg)?;
         let mut reply = Reply::default();
         loop {
-            let (n, _) = match inner
-                .sock
-                .recv(&mut inner.buf[..], neli::consts::socket::Msg::empty())
-            {
+            let n = match inner.sock.recv(&mut inner.buf[..]) {
                 Ok(r) => r,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -239,7 +268,7 @@ impl NetlinkTransport {
     }
 }
 
-impl Transport for NetlinkTransport {
+impl<L: Link + 'static> Transport for NetlinkTransport<L> {
     fn accept(&self, class: u32) -> io::Result<AcceptOutcome> {
         if let Some(s) = self
             .inner
@@ -355,7 +384,7 @@ pub fn is_ready_for(payload: &[u8], class: u32) -> bool {
     }
 }
 
-impl AsRawFd for NetlinkTransport {
+impl<L: Link> AsRawFd for NetlinkTransport<L> {
     fn as_raw_fd(&self) -> RawFd {
         self.fd
     }
@@ -366,6 +395,7 @@ mod tests {
     use super::*;
     use crate::genl::testbuf::*;
     use crate::genl::{accept_attr, handler_class};
+    use std::sync::Arc;
 
     #[test]
     fn ready_payloads() {
@@ -383,6 +413,182 @@ mod tests {
             "truncated attribute"
         );
         assert!(!is_ready_for(&[1, 1, 0, 0], 1), "no class");
+    }
+
+    const FAM: u16 = 0x22;
+
+    /// What the scripted kernel answers to one request, given its sequence number.
+    type Answer = Box<dyn FnOnce(u32) -> Vec<Vec<u8>> + Send>;
+
+    /// The requests a script received.
+    type Sent = Arc<Mutex<Vec<Vec<u8>>>>;
+
+    /// A kernel stand-in: each request sent gets the next scripted answer (datagrams).
+    #[derive(Default)]
+    struct Script {
+        answers: VecDeque<Answer>,
+        rx: VecDeque<Vec<u8>>,
+        sent: Sent,
+    }
+
+    impl Link for Script {
+        fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+            let seq = u32::from_ne_bytes(msg[8..12].try_into().unwrap());
+            self.sent.lock().unwrap().push(msg.to_vec());
+            if let Some(a) = self.answers.pop_front() {
+                self.rx.extend(a(seq));
+            }
+            Ok(())
+        }
+
+        fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.rx.pop_front() {
+                Some(d) => {
+                    buf[..d.len()].copy_from_slice(&d);
+                    Ok(d.len())
+                }
+                None => Err(io::ErrorKind::WouldBlock.into()),
+            }
+        }
+    }
+
+    fn transport(answers: Vec<Answer>) -> (NetlinkTransport<Script>, Sent) {
+        let s = Script {
+            answers: answers.into(),
+            ..Script::default()
+        };
+        let sent = Arc::clone(&s.sent);
+        (NetlinkTransport::with_link(s, FAM, 4242, -1), sent)
+    }
+
+    fn reply(seq: u32, fd: i32) -> Vec<u8> {
+        genl_msg(
+            FAM,
+            seq,
+            genl::cmd::ACCEPT,
+            &accept_attrs(fd, genl::msg_type::CLIENTHELLO, genl::auth::X509),
+        )
+    }
+
+    #[test]
+    fn accept_reply_and_ack_in_one_or_two_datagrams() {
+        let (t, sent) = transport(vec![
+            Box::new(|seq| {
+                let mut d = reply(seq, 7);
+                d.extend(nlmsg_error(seq, 0));
+                vec![d]
+            }),
+            Box::new(|seq| vec![reply(seq, 8), nlmsg_error(seq, 0)]),
+        ]);
+        for fd in [7, 8] {
+            match t.accept(1).unwrap() {
+                AcceptOutcome::Request(r) => {
+                    assert_eq!(r.sockfd, fd);
+                    assert_eq!(r.peername.as_deref(), Some("server.example"));
+                }
+                o => panic!("{o:?}"),
+            }
+        }
+        // Each request: ACCEPT for class 1, from our port, a new sequence number.
+        let sent = sent.lock().unwrap();
+        let seqs: Vec<u32> = sent
+            .iter()
+            .map(|m| {
+                let m = messages(m).next().unwrap().unwrap();
+                assert_eq!((m.ty, m.pid, m.payload[0]), (FAM, 4242, genl::cmd::ACCEPT));
+                m.seq
+            })
+            .collect();
+        assert_ne!(seqs[0], seqs[1]);
+    }
+
+    #[test]
+    fn accept_errors() {
+        let (t, _) = transport(vec![
+            Box::new(|seq| vec![nlmsg_error(seq, -libc::EAGAIN)]),
+            Box::new(|seq| vec![nlmsg_error(seq, -libc::EPERM)]),
+            // Acknowledged without a reply.
+            Box::new(|seq| vec![nlmsg_error(seq, 0)]),
+            // No answer at all.
+            Box::new(|_| vec![]),
+            // A malformed reply: the socket it names comes back with the error.
+            Box::new(|seq| {
+                let mut a = accept_attrs(9, 1, 3);
+                a.extend_from_slice(&[60, 0, 8, 0]);
+                vec![
+                    genl_msg(FAM, seq, genl::cmd::ACCEPT, &a),
+                    nlmsg_error(seq, 0),
+                ]
+            }),
+        ]);
+        assert!(matches!(t.accept(1).unwrap(), AcceptOutcome::Empty));
+        assert_eq!(t.accept(1).unwrap_err().raw_os_error(), Some(libc::EPERM));
+        match t.accept(1).unwrap() {
+            AcceptOutcome::Malformed(e) => assert_eq!(e.sockfd, None),
+            o => panic!("{o:?}"),
+        }
+        assert_eq!(t.accept(1).unwrap_err().kind(), io::ErrorKind::TimedOut);
+        match t.accept(1).unwrap() {
+            AcceptOutcome::Malformed(e) => assert_eq!(e.sockfd, Some(9)),
+            o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
+    fn unexpected_messages_are_skipped_and_stray_sockets_kept() {
+        let (t, _) = transport(vec![
+            Box::new(|seq| {
+                vec![
+                    // Garbage, a foreign message type, a READY, a NOOP, an ACK for another
+                    // request: all skipped.
+                    vec![1, 2, 3],
+                    genl_msg(0x77, seq, 1, &[]),
+                    genl_msg(FAM, 0, genl::cmd::READY, &[]),
+                    {
+                        let mut m = genl_msg(FAM, seq, 0, &[]);
+                        m[4..6].copy_from_slice(&genl::NLMSG_NOOP.to_ne_bytes());
+                        m
+                    },
+                    nlmsg_error(seq.wrapping_add(100), 0),
+                    // The reply of an earlier, abandoned ACCEPT: its socket must be failed.
+                    reply(seq.wrapping_sub(1), 11),
+                    reply(seq, 12),
+                    nlmsg_error(seq, 0),
+                ]
+            }),
+            Box::new(|seq| vec![nlmsg_error(seq, 0)]),
+        ]);
+        match t.accept(1).unwrap() {
+            AcceptOutcome::Request(r) => assert_eq!(r.sockfd, 12),
+            o => panic!("{o:?}"),
+        }
+        // The stray comes next, without a request to the kernel.
+        match t.accept(1).unwrap() {
+            AcceptOutcome::Malformed(e) => assert_eq!(e.sockfd, Some(11)),
+            o => panic!("{o:?}"),
+        }
+        // DONE: acknowledged.
+        t.done(&Done {
+            sockfd: 12,
+            status: 0,
+            remote_auth: vec![],
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn done_errors() {
+        let (t, sent) = transport(vec![Box::new(|seq| vec![nlmsg_error(seq, -libc::EBUSY)])]);
+        let d = Done {
+            sockfd: 5,
+            status: libc::EACCES as u32,
+            remote_auth: vec![3],
+        };
+        assert_eq!(t.done(&d).unwrap_err().raw_os_error(), Some(libc::EBUSY));
+        let sent = sent.lock().unwrap();
+        let m = messages(&sent[0]).next().unwrap().unwrap();
+        assert_eq!(m.payload[0], genl::cmd::DONE);
+        assert_eq!(m.flags & 0x4, 0x4, "DONE asks for an acknowledgement");
     }
 
     /// On a host whose kernel has net/handshake, the family resolves and ACCEPT answers
