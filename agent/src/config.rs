@@ -164,11 +164,22 @@ impl Default for ServerSection {
 }
 
 /// `[psk]`: pre-shared keys.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct PskSection {
     /// Files of `identity:hexkey` lines.
     pub files: Vec<PathBuf>,
+    /// libquic's C library, which runs PSK handshakes (GnuTLS): a soname or a path.
+    pub library: String,
+}
+
+impl Default for PskSection {
+    fn default() -> Self {
+        Self {
+            files: Vec::new(),
+            library: crate::psk::DEFAULT_LIBRARY.to_owned(),
+        }
+    }
 }
 
 /// `[keyring]`.
@@ -252,6 +263,9 @@ impl Config {
                     "client.server_name {n:?} is not a valid name"
                 )));
             }
+        }
+        if self.psk.library.is_empty() || self.psk.library.contains('\0') {
+            return Err(cerr("psk.library must name a library"));
         }
         for k in &self.keyring.link {
             if k.is_empty() || k.contains('\0') {
@@ -479,6 +493,7 @@ pub(crate) mod tests {
         assert_eq!(c.agent.log_level, LogLevel::Info);
         assert_eq!(c.limits.max_handshakes, 64);
         assert_eq!(c.server.tickets, 2);
+        assert_eq!(c.psk.library, "libquic.so.1");
         let cr = Credentials::load(&c).unwrap();
         assert!(cr.client_roots.is_none() && cr.server_cert.is_none() && cr.psks.is_empty());
     }
@@ -517,6 +532,7 @@ pub(crate) mod tests {
             tickets = 0
             [psk]
             files = ["/x/psk.txt"]
+            library = "/opt/kq/lib/libquic.so.1"
             [keyring]
             link = [".nfs", ".nvme"]
             "#,
@@ -528,6 +544,7 @@ pub(crate) mod tests {
         assert!(c.server.require_client_cert);
         assert_eq!(c.keyring.link, vec![".nfs", ".nvme"]);
         assert_eq!(c.psk.files, vec![PathBuf::from("/x/psk.txt")]);
+        assert_eq!(c.psk.library, "/opt/kq/lib/libquic.so.1");
         // The files do not exist: loading the credentials says which.
         let e = Credentials::load(&c).unwrap_err();
         assert!(e.0.contains("/x/"), "{e}");
@@ -553,6 +570,7 @@ pub(crate) mod tests {
             ("[server]\nrequire_client_cert = true", "client_ca_file"),
             ("[client]\nserver_name = \"a b\"", "not a valid name"),
             ("[keyring]\nlink = [\"\"]", "bad keyring name"),
+            ("[psk]\nlibrary = \"\"", "psk.library"),
             ("agent = 3", "invalid type"),
             ("[agent", "expected"),
         ] {

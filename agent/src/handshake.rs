@@ -17,9 +17,10 @@ use rustls::server::{ServerSessionMemoryCache, StoresServerSessions, WebPkiClien
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use rustls_pki_types::CertificateDer;
 
-use crate::config::{read_certs, CertKey, Config, Credentials};
+use crate::config::{read_certs, CertKey, Config, Credentials, Psk};
 use crate::genl::{AcceptRequest, AuthMode, Role};
 use crate::keys;
+use crate::psk::{self, CLib, PskFile};
 
 /// A handshake that did not succeed: the errno DONE reports, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -232,7 +233,7 @@ impl TlsContext {
         if req.auth == AuthMode::Psk {
             return Err(Failure::new(
                 libc::EOPNOTSUPP,
-                "PSK handshakes need an external-PSK TLS backend (rustls has none)",
+                "PSK handshakes go through libquic's C library, not rustls",
             ));
         }
         let cfg_err =
@@ -386,12 +387,112 @@ impl SavedTimeouts {
 #[derive(Debug)]
 pub struct QuicHandshaker {
     tls: TlsContext,
+    /// libquic's C library (PSK handshakes): its name, and the library once loaded.
+    psk_library: String,
+    clib: OnceLock<Result<CLib, String>>,
 }
 
 impl QuicHandshaker {
-    /// With this TLS context.
-    pub fn new(tls: TlsContext) -> Self {
-        Self { tls }
+    /// With this TLS context; PSK handshakes through the C library `psk_library`.
+    pub fn new(tls: TlsContext, psk_library: &str) -> Self {
+        Self {
+            tls,
+            psk_library: psk_library.to_owned(),
+            clib: OnceLock::new(),
+        }
+    }
+
+    /// A PSK handshake: the keys named by the request's identities (key serials), else the
+    /// configured ones; a client offers the first, a server accepts any.
+    fn psk(
+        &self,
+        req: &AcceptRequest,
+        sock: &Socket,
+        alpns: &str,
+        deadline: Instant,
+    ) -> Result<Outcome, Failure> {
+        let lib = match self.clib.get_or_init(|| CLib::open(&self.psk_library)) {
+            Ok(l) => l,
+            Err(e) => {
+                return Err(Failure::new(
+                    libc::EOPNOTSUPP,
+                    format!(
+                        "PSK handshakes need libquic's C library ({}; make -C libquic \
+                         install): {e}",
+                        self.psk_library
+                    ),
+                ))
+            }
+        };
+        let psks: Vec<Psk> = if req.peer_identities.is_empty() {
+            self.tls.creds.psks.clone()
+        } else {
+            req.peer_identities
+                .iter()
+                .map(|&s| {
+                    psk::from_keyring(s as i32).map_err(|e| {
+                        Failure::new(
+                            e.raw_os_error().unwrap_or(libc::ENOKEY),
+                            format!("PSK key {s} from the keyrings: {e}"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        let client = req.role == Role::Client;
+        let offered = match (client, psks.is_empty()) {
+            (_, true) => {
+                return Err(Failure::new(
+                    libc::ENOKEY,
+                    "no pre-shared key: none in the request, none in psk.files",
+                ))
+            }
+            (true, false) => &psks[..1],
+            (false, false) => &psks[..],
+        };
+        let file = PskFile::new(offered)
+            .map_err(|e| Failure::new(e.raw_os_error().unwrap_or(libc::EINVAL), e.to_string()))?;
+        let r = lib.handshake(client, sock.as_raw_fd(), file.path(), alpns);
+        drop(file);
+        if r != 0 {
+            // The library returns an errno or a GnuTLS code (both negative, overlapping):
+            // only the deadline tells a time-out for sure.
+            let errno = if Instant::now() >= deadline {
+                libc::ETIMEDOUT
+            } else {
+                libc::EPROTO
+            };
+            return Err(Failure::new(
+                errno,
+                format!("PSK handshake failed (libquic code {r})"),
+            ));
+        }
+        // The identity used: certain for a client, and for a server offered a single one.
+        let remote_auth = match (client, req.peer_identities.as_slice()) {
+            (true, [first, ..]) | (false, [first]) => vec![*first],
+            _ => Vec::new(),
+        };
+        // The library does not report the protocol chosen; with one offered, it is that one
+        // (and the socket holds it already).
+        let alpn = (!alpns.is_empty() && !alpns.contains(',')).then(|| alpns.to_owned());
+        Ok(Outcome {
+            remote_auth,
+            summary: format!(
+                "PSK {} {}: ALPN {}",
+                if client {
+                    "client, identity"
+                } else {
+                    "server, identities"
+                },
+                offered
+                    .iter()
+                    .map(|p| p.identity.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                alpn.as_deref().unwrap_or("(not reported)")
+            ),
+            alpn,
+        })
     }
 }
 
@@ -477,6 +578,9 @@ impl QuicHandshaker {
             .map_err(|e| io_fail("getsockopt(QUIC_SOCKOPT_ALPN)", e))?;
         let alpn = parse_alpn(&list)
             .map_err(|e| Failure::new(libc::EINVAL, format!("socket ALPN {list:?}: {e}")))?;
+        if req.auth == AuthMode::Psk {
+            return self.psk(req, sock, &list, deadline);
+        }
         let (tls, name) = self.tls.build(req, alpn)?;
         let r = match req.role {
             Role::Client => client_handshake(sock, &tls, name.as_deref()),
@@ -563,7 +667,7 @@ mod tests {
         assert_eq!(f.errno, libc::EPROTONOSUPPORT);
         assert!(f.msg.contains("protocol 17"), "{f}");
         // The handshaker says the same before touching anything else.
-        let h = QuicHandshaker::new(ctx(""));
+        let h = QuicHandshaker::new(ctx(""), "libquic.so.1");
         let fd = OwnedFd::from(udp);
         let f = h
             .handshake(
@@ -715,6 +819,52 @@ mod tests {
             .build(&req(Role::Client, AuthMode::X509), vec![b"smbd".to_vec()])
             .unwrap();
         assert!(in_memory(&client, &name.unwrap(), &server).is_err());
+    }
+
+    #[test]
+    fn psk_requests() {
+        let deadline = || Instant::now() + Duration::from_secs(2);
+        let sock = || {
+            let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+            u.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            Socket::from(OwnedFd::from(u))
+        };
+        let mut r = req(Role::Client, AuthMode::Psk);
+
+        // Without the C library: EOPNOTSUPP, saying what is missing.
+        let h = QuicHandshaker::new(ctx(""), "libkquic-missing.so.1");
+        let f = h.psk(&r, &sock(), "", deadline()).unwrap_err();
+        assert_eq!(f.errno, libc::EOPNOTSUPP);
+        assert!(f.msg.contains("libkquic-missing.so.1"), "{f}");
+
+        let lib =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../build/libquic/libquic.so.1");
+        if !lib.exists() {
+            eprintln!("{} not built: the rest skipped", lib.display());
+            return;
+        }
+        let lib = lib.to_str().unwrap();
+        // No key anywhere.
+        let h = QuicHandshaker::new(ctx(""), lib);
+        assert_eq!(
+            h.psk(&r, &sock(), "", deadline()).unwrap_err().errno,
+            libc::ENOKEY
+        );
+        // A key serial that cannot be read.
+        r.peer_identities = vec![1];
+        assert!(h.psk(&r, &sock(), "", deadline()).is_err());
+        // Configured keys reach the library, whose handshake fails on a UDP socket.
+        let d = TempDir::new("psk");
+        let p = d.write("psk.txt", b"id1:00112233445566778899aabbccddeeff\n");
+        let h = QuicHandshaker::new(ctx(&format!("[psk]\nfiles = [{p:?}]\n")), lib);
+        r.peer_identities.clear();
+        for role in [Role::Client, Role::Server] {
+            r.role = role;
+            let f = h.psk(&r, &sock(), "smbd", deadline()).unwrap_err();
+            assert_eq!(f.errno, libc::EPROTO, "{f}");
+            assert!(f.msg.contains("libquic code"), "{f}");
+        }
     }
 
     #[test]

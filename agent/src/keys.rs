@@ -9,6 +9,8 @@ use std::io;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+/// `KEYCTL_DESCRIBE`.
+const KEYCTL_DESCRIBE: libc::c_long = 6;
 /// `KEYCTL_LINK`.
 const KEYCTL_LINK: libc::c_long = 8;
 /// `KEYCTL_READ`.
@@ -55,6 +57,42 @@ pub fn read(serial: Serial) -> io::Result<Vec<u8>> {
         // The key grew (or buf was too small): read again with room for all of it.
         buf.resize(n, 0);
     }
+}
+
+/// `keyctl(KEYCTL_DESCRIBE)`: a key's type and description.
+pub fn describe(serial: Serial) -> io::Result<(String, String)> {
+    let mut buf = vec![0u8; 4200];
+    // SAFETY: buf is writable for buf.len() bytes; KEYCTL_DESCRIBE writes at most that many.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_DESCRIBE,
+            libc::c_long::from(serial),
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate((r as usize).min(buf.len()));
+    parse_description(&buf).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("key {serial}: unexpected description"),
+        )
+    })
+}
+
+/// Splits `type;uid;gid;perm;description` (NUL-terminated or not): type and description
+/// (which may itself contain `;`).
+pub fn parse_description(raw: &[u8]) -> Option<(String, String)> {
+    let raw = raw.split(|&c| c == 0).next()?;
+    let text = std::str::from_utf8(raw).ok()?;
+    let mut f = text.splitn(5, ';');
+    let ty = f.next()?;
+    let desc = f.nth(3)?;
+    Some((ty.to_owned(), desc.to_owned()))
 }
 
 /// `keyctl(KEYCTL_LINK)`: links `key` into `keyring`.
@@ -202,6 +240,21 @@ mod tests {
         );
         assert_eq!(find_in_proc_keys(text, "keyring", ".smb"), None);
         assert_eq!(find_in_proc_keys("garbage\n\n", "keyring", ".nfs"), None);
+    }
+
+    #[test]
+    fn descriptions() {
+        assert_eq!(
+            parse_description(b"user;0;0;3f010000;nvme:id;x\0"),
+            Some(("user".into(), "nvme:id;x".into()))
+        );
+        assert_eq!(
+            parse_description(b"keyring;0;0;1f0b0000;.nfs"),
+            Some(("keyring".into(), ".nfs".into()))
+        );
+        assert_eq!(parse_description(b"user;0;0"), None);
+        assert_eq!(parse_description(b"\xff;0;0;0;x"), None);
+        assert!(describe(1).is_err());
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! - [`genl`]: the family's numbers and messages;
 //! - [`nl`]: the netlink sockets (neli);
 //! - [`agent`]: the READY → ACCEPT → handshake → DONE state machine;
-//! - [`handshake`]: one handshake on a received socket;
+//! - [`handshake`]: one handshake on a received socket ([`psk`]: PSK mode, through
+//!   libquic's C library);
 //! - [`config`], [`keys`], [`notify`]: configuration, keyrings, systemd readiness.
 
 pub mod agent;
@@ -20,3 +21,4 @@ pub mod handshake;
 pub mod keys;
 pub mod nl;
 pub mod notify;
+pub mod psk;

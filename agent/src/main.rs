@@ -159,7 +159,7 @@ async fn serve(cfg: Config, creds: Credentials) -> Result<(), String> {
     let transport =
         nl::NetlinkTransport::open(fam.id).map_err(|e| format!("request socket: {e}"))?;
     let transport_fd = transport.raw_fd();
-    let handshaker = QuicHandshaker::new(TlsContext::new(&cfg, creds));
+    let handshaker = QuicHandshaker::new(TlsContext::new(&cfg, creds), &cfg.psk.library);
     let agent = Agent::new(
         transport,
         handshaker,
