@@ -21,15 +21,11 @@ rc=0
 "$BIN" "$@" >"$OUT" || rc=$?
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-virt=$(systemd-detect-virt 2>/dev/null || true)
-if grep -qw hypervisor /proc/cpuinfo && [ "$virt" = qemu ]; then
-	virt="qemu TCG"
-fi
 echo
 echo "## kquic, TCP and TCP + kTLS over loopback in the VM"
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'); guest kernel $(uname -r); $(nproc) vCPUs" \
-	"(${cpu:-unknown CPU}${virt:+, $virt}); $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)" \
+	"(${cpu:-unknown CPU}); $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)" \
 	"guest memory${KQUIC_BENCH_COMMIT:+; quic.ko and the benchmark from commit $KQUIC_BENCH_COMMIT}"
 echo
 cat "$OUT"

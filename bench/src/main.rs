@@ -704,7 +704,8 @@ fn render(args: &Args, res: &Results) -> String {
             "Memory: /proc/meminfo Slab + KernelStack + PageTables after minus before opening \
              N = {} handshaken, idle connections (max_idle_timeout 600 s), divided by the 2N \
              kquic sockets (both ends are in this kernel; the pair figure is per client + \
-             server). {} run(s).",
+             server; each client socket binds its own UDP tunnel socket, the accepted ones \
+             share the listener's). {} run(s).",
             args.idle_conns, args.mem_repeat
         ));
     }
