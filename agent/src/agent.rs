@@ -304,7 +304,12 @@ impl<T: Transport, H: Handshaker> Agent<T, H> {
                     }
                 }
                 Ok(Err(e)) => {
-                    warn!("ACCEPT: {e}");
+                    let hint = if e.raw_os_error() == Some(libc::EPERM) {
+                        " (ACCEPT needs CAP_NET_ADMIN)"
+                    } else {
+                        ""
+                    };
+                    warn!("ACCEPT: {e}{hint}");
                     return false;
                 }
                 Err(e) => {
