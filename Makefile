@@ -24,7 +24,7 @@ CARGO ?= cargo
 KO := $(BUILD)/kmod-$(FLAVOUR)/quic.ko
 
 .PHONY: all setup kernel module selftests host-check vm-check check check-debug demo bench bench-vm interop fuzz clean \
-	libquic libquic-check install
+	libquic libquic-check install agent agent-install
 
 all: module selftests
 
@@ -56,6 +56,19 @@ libquic-check:
 
 install:
 	@$(MAKE) -s -C libquic OUT=$(BUILD)/libquic install
+
+# kquic-agent, the handshake daemon (agent/, Documentation/networking/kquic-agent.rst):
+# `make agent-install` puts the binary, the systemd unit and the example configuration under
+# DESTDIR; the example becomes /etc/kquic/kquic-agent.toml unless that file exists.
+agent:
+	$(CARGO) build --release -p kquic-agent
+
+agent-install: agent
+	install -D -m 0755 target/release/kquic-agent $(DESTDIR)/usr/sbin/kquic-agent
+	install -D -m 0644 agent/kquic-agent.service $(DESTDIR)/etc/systemd/system/kquic-agent.service
+	install -D -m 0644 agent/kquic-agent.toml.example $(DESTDIR)/etc/kquic/kquic-agent.toml.example
+	test -e $(DESTDIR)/etc/kquic/kquic-agent.toml || \
+		install -m 0644 agent/kquic-agent.toml.example $(DESTDIR)/etc/kquic/kquic-agent.toml
 
 host-check:
 	$(CARGO) fmt --all -- --check
