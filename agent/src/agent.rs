@@ -777,10 +777,10 @@ mod tests {
         let dones = k.dones();
         assert_eq!(dones[0].status, libc::ETIMEDOUT as u32);
         assert_eq!(dones[0].sockfd, fd);
-        // 200 ms limit + watchdog slack, well before the handshaker's own 1.7 s.
+        // Not before the 200 ms limit + the watchdog's slack; the status tells it was the
+        // watchdog (the handshaker itself answers at 1.7 s, with status 0).
         let took = t0.elapsed();
         assert!(took >= Duration::from_millis(1200), "{took:?}");
-        assert!(took < Duration::from_millis(1650), "{took:?}");
         assert!(closed(fd, ino_of(&k, fd)));
     }
 
@@ -823,7 +823,8 @@ mod tests {
         let t0 = Instant::now();
         sd_tx.send(true).unwrap();
         h.await.unwrap();
-        assert!(t0.elapsed() < Duration::from_millis(1000));
+        // The handshaker would take 3.5 s: the grace period (0.1 s) ended it.
+        assert!(t0.elapsed() < Duration::from_millis(3000));
         let dones = k.dones();
         assert_eq!(dones.len(), 1);
         assert_eq!(dones[0].status, libc::ESHUTDOWN as u32);
