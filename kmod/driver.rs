@@ -92,6 +92,8 @@ pub(crate) fn config(opts: &Options) -> Config {
     cfg.keepalive_interval = u64::from(c.keepalive_probe_interval);
     cfg.plpmtud_probe_interval = u64::from(c.plpmtud_probe_interval);
     cfg.cid_len = LOCAL_CID_LEN;
+    // Runs of full-size 1-RTT datagrams go out as one GSO skb (see tx.rs).
+    cfg.max_segments = tx::GSO_SEGMENTS;
     let (reset, token) = endpoint_keys();
     cfg.reset_key = Key32(reset);
     cfg.token_key = Key32(token);

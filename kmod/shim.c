@@ -48,6 +48,11 @@ void kq_sk_set_local(struct sock *sk, const void *addr, u16 port)
 
 u16 kq_sk_local_port(const struct sock *sk) { return ntohs(inet_sk(sk)->inet_sport); }
 
+int kq_copy_to_sockptr(sockptr_t dst, const void *src, size_t size)
+{
+	return copy_to_sockptr(dst, src, size) ? -EFAULT : 0;
+}
+
 int kq_copy_from_sockptr(void *dst, sockptr_t src, size_t size)
 {
 	return copy_from_sockptr(dst, src, size) ? -EFAULT : 0;
@@ -609,6 +614,19 @@ struct sk_buff *kq_tx_alloc(u32 len)
 }
 
 u8 *kq_skb_data(struct sk_buff *skb) { return skb->data; }
+
+/* Marks skb (its data: datagrams of size bytes, the last one possibly shorter, len in all) for
+ * UDP GSO. The UDP header the tunnel pushes in front gets the pseudo-header checksum of the
+ * whole (udp_set_csum), and the segments their own checksums where they are made. */
+void kq_skb_set_gso(struct sk_buff *skb, u32 size, u32 len)
+{
+	skb_shinfo(skb)->gso_size = size;
+	skb_shinfo(skb)->gso_type = SKB_GSO_UDP_L4;
+	skb_shinfo(skb)->gso_segs = DIV_ROUND_UP(len, size);
+	skb->ip_summed = CHECKSUM_PARTIAL;
+	skb->csum_start = skb_headroom(skb) - sizeof(struct udphdr);
+	skb->csum_offset = offsetof(struct udphdr, check);
+}
 void kq_skb_trim(struct sk_buff *skb, u32 len) { skb_trim(skb, len); }
 
 /* Whether the cached route was made for this flow (the socket lock is held). */
@@ -972,3 +990,42 @@ int kq_put_cmsg(struct msghdr *msg, int type, int len, void *data)
 }
 
 void kq_msg_set_flags(struct msghdr *msg, int flags) { msg->msg_flags |= flags; }
+
+/* ---- the kernel consumer API (include/linux/quic.h), lxin/quic's signatures ---- */
+
+/* A kquic socket: our init installed its destructor (and with it the Rust state). */
+static bool kq_is_quic(const struct sock *sk)
+{
+	return sk && sk->sk_destruct == kq_sk_destruct;
+}
+
+/* Sets a SOL_QUIC option; optval may be a kernel (KERNEL_SOCKPTR) or user pointer. */
+int quic_do_setsockopt(struct sock *sk, int optname, sockptr_t optval, unsigned int optlen)
+{
+	if (!kq_is_quic(sk))
+		return -EOPNOTSUPP;
+	return kq_rust_setsockopt(sk, optname, optval, optlen);
+}
+EXPORT_SYMBOL_GPL(quic_do_setsockopt);
+
+/* Gets a SOL_QUIC option; *optlen holds the buffer's size on entry, the value's on return. */
+int quic_do_getsockopt(struct sock *sk, int optname, sockptr_t optval, sockptr_t optlen)
+{
+	if (!kq_is_quic(sk))
+		return -EOPNOTSUPP;
+	return kq_rust_getsockopt(sk, optname, optval, optlen);
+}
+EXPORT_SYMBOL_GPL(quic_do_getsockopt);
+
+/* The same on kernel buffers, as newer lxin/quic kernels spell it. */
+int quic_kernel_setsockopt(struct sock *sk, int optname, void *optval, unsigned int optlen)
+{
+	return quic_do_setsockopt(sk, optname, KERNEL_SOCKPTR(optval), optlen);
+}
+EXPORT_SYMBOL_GPL(quic_kernel_setsockopt);
+
+int quic_kernel_getsockopt(struct sock *sk, int optname, void *optval, unsigned int *optlen)
+{
+	return quic_do_getsockopt(sk, optname, KERNEL_SOCKPTR(optval), KERNEL_SOCKPTR(optlen));
+}
+EXPORT_SYMBOL_GPL(quic_kernel_getsockopt);

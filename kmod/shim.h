@@ -35,6 +35,15 @@ void kq_sk_set_local(struct sock *sk, const void *addr, u16 port);
 u16 kq_sk_local_port(const struct sock *sk);
 
 int kq_copy_from_sockptr(void *dst, sockptr_t src, size_t size);
+int kq_copy_to_sockptr(sockptr_t dst, const void *src, size_t size);
+/* Rust: SOL_QUIC options on sockptrs (sockopt.rs), behind the exported quic_do_*sockopt. */
+int kq_rust_setsockopt(struct sock *sk, int optname, sockptr_t optval, unsigned int optlen);
+int kq_rust_getsockopt(struct sock *sk, int optname, sockptr_t optval, sockptr_t optlen);
+/* The kernel consumer API (include/linux/quic.h). */
+int quic_do_setsockopt(struct sock *sk, int optname, sockptr_t optval, unsigned int optlen);
+int quic_do_getsockopt(struct sock *sk, int optname, sockptr_t optval, sockptr_t optlen);
+int quic_kernel_setsockopt(struct sock *sk, int optname, void *optval, unsigned int optlen);
+int quic_kernel_getsockopt(struct sock *sk, int optname, void *optval, unsigned int *optlen);
 int kq_copy_to_user(void __user *dst, const void *src, size_t size);
 int kq_get_user_int(int *dst, const int __user *src);
 int kq_put_user_int(int val, int __user *dst);
@@ -124,6 +133,7 @@ void kq_sk_bufs(const struct sock *sk, int *sndbuf, int *rcvbuf, bool *snd_locke
 		bool *rcv_locked);
 void kq_sk_grow_bufs(struct sock *sk, int sndbuf, int rcvbuf);
 void kq_sk_account(struct sock *sk, u64 queued, u64 unread);
+void kq_skb_set_gso(struct sk_buff *skb, u32 size, u32 len);
 int kq_rx_enqueue(struct sock *sk, struct sk_buff *skb);
 struct sk_buff *kq_rx_dequeue(struct sock *sk);
 bool kq_rx_pending(struct sock *sk);

@@ -340,20 +340,23 @@ fn set(
 
 /// A user buffer for getsockopt output.
 struct UserOut {
-    optval: *mut c_char,
-    optlen: *mut c_int,
+    /// Where the value goes (user or kernel memory).
+    optval: sys::sockptr_t,
+    /// Where its length goes (an `int`, user or kernel memory).
+    optlen: sys::sockptr_t,
     len: usize,
 }
 
 impl UserOut {
-    /// Copies `bytes` (truncated to the user's length) out and stores the length written.
+    /// Copies `bytes` (truncated to the caller's length) out and stores the length written.
     fn put(&self, bytes: &[u8]) -> Result<(), i32> {
         let n = bytes.len().min(self.len);
-        // SAFETY: `optval` is a user pointer of `len >= n` bytes per getsockopt's contract;
-        // copy_to_user checks it.
-        to_errno(unsafe { sys::kq_copy_to_user(self.optval.cast(), bytes.as_ptr().cast(), n) })?;
-        // SAFETY: `optlen` is the user's length pointer; put_user checks it.
-        to_errno(unsafe { sys::kq_put_user_int(n as c_int, self.optlen) })
+        // SAFETY: `optval` has room for `len >= n` bytes per getsockopt's contract; for user
+        // memory copy_to_sockptr checks it.
+        to_errno(unsafe { sys::kq_copy_to_sockptr(self.optval, bytes.as_ptr().cast(), n) })?;
+        let n = (n as c_int).to_ne_bytes();
+        // SAFETY: `optlen` is the caller's length pointer (an int), checked as above.
+        to_errno(unsafe { sys::kq_copy_to_sockptr(self.optlen, n.as_ptr().cast(), n.len()) })
     }
 
     fn put_struct<T: AbiStruct>(&self, v: &T, min: usize) -> Result<(), i32> {
@@ -373,14 +376,9 @@ impl UserOut {
         read_struct(self.user_ptr(), T::SIZE as c_uint, T::SIZE, T::default())
     }
 
-    /// The output buffer as a sockptr, for reading what the caller passed in.
+    /// The output buffer, for reading what the caller passed in.
     fn user_ptr(&self) -> sys::sockptr_t {
-        sys::sockptr_t {
-            __bindgen_anon_1: sys::sockptr_t__bindgen_ty_1 {
-                user: self.optval.cast(),
-            },
-            ..Default::default()
-        }
+        self.optval
     }
 }
 
@@ -654,6 +652,22 @@ pub(crate) unsafe extern "C" fn quic_setsockopt(
             }
         };
     }
+    // SAFETY: the socket layer passes a live socket and a valid sockptr.
+    unsafe { kq_rust_setsockopt(sk, optname, optval, optlen) }
+}
+
+/// Sets a SOL_QUIC option of `sk` from `optval` (user or kernel memory). The exported
+/// `quic_do_setsockopt` (shim.c, for kernel consumers) and the user's setsockopt end here.
+///
+/// # Safety
+/// `sk` is a live QUIC socket; `optval` a valid sockptr of `optlen` bytes (process context).
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kq_rust_setsockopt(
+    sk: *mut sys::sock,
+    optname: c_int,
+    optval: sys::sockptr_t,
+    optlen: c_uint,
+) -> c_int {
     // SAFETY: `sk` is live; process context.
     match unsafe {
         socket::with_locked(sk, |st| match conn_set(sk, st, optname, optval, optlen) {
@@ -666,7 +680,7 @@ pub(crate) unsafe extern "C" fn quic_setsockopt(
     }
 }
 
-/// `proto.getsockopt`: SOL_QUIC options, other levels to IPv4/IPv6.
+/// `proto.getsockopt`: SOL_QUIC options (see `quic_do_getsockopt`), others to the IP layer.
 ///
 /// # Safety
 /// Called by the socket layer with a live socket of our proto (and, where present, the user or
@@ -688,12 +702,44 @@ pub(crate) unsafe extern "C" fn quic_getsockopt(
             }
         };
     }
-    let mut len: c_int = 0;
-    // SAFETY: `optlen` is the user's length pointer; get_user checks it.
-    if let Err(e) = to_errno(unsafe { sys::kq_get_user_int(&mut len, optlen) }) {
+    // SAFETY: the socket layer passes a live socket and user pointers.
+    unsafe {
+        kq_rust_getsockopt(
+            sk,
+            optname,
+            user_sockptr(optval.cast()),
+            user_sockptr(optlen.cast()),
+        )
+    }
+}
+
+fn user_sockptr(p: *mut c_void) -> sys::sockptr_t {
+    sys::sockptr_t {
+        __bindgen_anon_1: sys::sockptr_t__bindgen_ty_1 { user: p },
+        ..Default::default()
+    }
+}
+
+/// Reads a SOL_QUIC option of `sk` into `optval`, its length into `optlen` (an `int` holding
+/// the buffer's size on entry); either may be user or kernel memory. The exported
+/// `quic_do_getsockopt` (shim.c, for kernel consumers) and the user's getsockopt end here.
+///
+/// # Safety
+/// `sk` is a live QUIC socket; `optval`/`optlen` are valid sockptrs (process context).
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kq_rust_getsockopt(
+    sk: *mut sys::sock,
+    optname: c_int,
+    optval: sys::sockptr_t,
+    optlen: sys::sockptr_t,
+) -> c_int {
+    let mut lenb = [0u8; 4];
+    // SAFETY: `optlen` points to an int per the contract; copy_from_sockptr checks user memory.
+    let rc = unsafe { sys::kq_copy_from_sockptr(lenb.as_mut_ptr().cast(), optlen, 4) };
+    if let Err(e) = to_errno(rc) {
         return e;
     }
-    let Ok(len) = usize::try_from(len) else {
+    let Ok(len) = usize::try_from(c_int::from_ne_bytes(lenb)) else {
         return -(sys::EINVAL as c_int);
     };
     let out = UserOut {
