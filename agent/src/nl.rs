@@ -591,6 +591,89 @@ mod tests {
         assert_eq!(m.flags & 0x4, 0x4, "DONE asks for an acknowledgement");
     }
 
+    /// Sends `msg` to generic netlink multicast group `group` (root only).
+    fn multicast(group: u32, msg: &[u8]) {
+        let s = NlSocket::connect(NlFamily::Generic, None, Groups::empty()).unwrap();
+        // SAFETY: sockaddr_nl is plain data; all-zero is valid.
+        let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        sa.nl_groups = 1 << (group - 1);
+        // SAFETY: msg is readable for its length; sa is a valid sockaddr_nl of its size.
+        let r = unsafe {
+            libc::sendto(
+                s.as_raw_fd(),
+                msg.as_ptr().cast(),
+                msg.len(),
+                0,
+                (&sa as *const libc::sockaddr_nl).cast(),
+                size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(r, msg.len() as isize, "{}", io::Error::last_os_error());
+    }
+
+    /// The READY listener over real netlink sockets, in a network namespace of its own: a
+    /// family id nobody uses stands in for `handshake`, the controller's `notify` group for
+    /// `tlshd` (the host kernel may lack net/handshake). READYs of our class become events;
+    /// garbage, other classes and other families do not, and do not stop the listener.
+    /// Needs root (a private network namespace, multicast sending); skipped otherwise.
+    #[test]
+    fn listener_over_real_netlink() {
+        std::thread::spawn(|| {
+            // SAFETY: unshare(CLONE_NEWNET) moves only this thread, which the test owns, into a
+            // new network namespace; every socket below is created from it.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                eprintln!(
+                    "unshare(CLONE_NEWNET): {}: skipped",
+                    io::Error::last_os_error()
+                );
+                return;
+            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let (router, _) = NlRouter::connect(NlFamily::Generic, None, Groups::empty())
+                    .await
+                    .unwrap();
+                let group = router
+                    .resolve_nl_mcast_group("nlctrl", "notify")
+                    .await
+                    .unwrap();
+                let fam = Family { id: 0x3ff0, group };
+                let (tx, mut rx) = mpsc::channel(8);
+                let (fd_tx, fd_rx) = tokio::sync::oneshot::channel();
+                let l = tokio::spawn(listen(fam, handler_class::TLSHD, tx, move |fd| {
+                    let _ = fd_tx.send(fd);
+                }));
+                assert!(fd_rx.await.unwrap() > 2);
+                let ready = |class: u32, ty: u16| {
+                    let mut a = Vec::new();
+                    attr_u32(&mut a, accept_attr::HANDLER_CLASS, class);
+                    genl_msg(ty, 0, genl::cmd::READY, &a)
+                };
+                multicast(group, &[0xde, 0xad, 0xbe, 0xef, 1, 2, 3]);
+                multicast(group, &ready(2, fam.id));
+                multicast(group, &ready(1, 0x3ff1));
+                multicast(group, &genl_msg(fam.id, 0, genl::cmd::DONE, &[]));
+                multicast(group, &ready(1, fam.id));
+                multicast(group, &ready(1, fam.id));
+                for _ in 0..2 {
+                    let ev = tokio::time::timeout(Duration::from_secs(3), rx.recv()).await;
+                    assert_eq!(ev.unwrap(), Some(Event::Ready));
+                }
+                // Nothing else became an event.
+                assert!(tokio::time::timeout(Duration::from_millis(200), rx.recv())
+                    .await
+                    .is_err());
+                l.abort();
+            });
+        })
+        .join()
+        .unwrap();
+    }
+
     /// On a host whose kernel has net/handshake, the family resolves and ACCEPT answers
     /// (EAGAIN without a request, EPERM without CAP_NET_ADMIN). Elsewhere, the error names
     /// the family.
@@ -615,5 +698,57 @@ mod tests {
             }
             Err(e) => assert!(e.to_string().contains("handshake"), "{e}"),
         }
+    }
+
+    /// The request socket against the real kernel, with a family id nobody registered: the
+    /// kernel's error comes back as the request's error (sequence numbers matched, socket
+    /// connected to the kernel), for ACCEPT and DONE alike.
+    #[test]
+    fn requests_to_an_unknown_family_fail_cleanly() {
+        let t = NetlinkTransport::open(0x3ff0).unwrap();
+        for _ in 0..2 {
+            let e = t.accept(handler_class::TLSHD).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e}");
+        }
+        let e = t
+            .done(&Done {
+                sockfd: 0,
+                status: 0,
+                remote_auth: vec![],
+            })
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e}");
+        // Connected to the kernel: a datagram from another socket is refused.
+        let other = NlSocket::connect(NlFamily::Generic, None, Groups::empty()).unwrap();
+        // SAFETY: sockaddr_nl is plain data; all-zero is valid.
+        let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        let mut len = size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+        // SAFETY: getsockname writes at most len bytes into sa.
+        let r = unsafe {
+            libc::getsockname(
+                t.raw_fd(),
+                (&mut sa as *mut libc::sockaddr_nl).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0);
+        let forged = genl_msg(0x3ff0, 1, genl::cmd::ACCEPT, &accept_attrs(0, 1, 3));
+        // SAFETY: forged is readable for its length; sa is a valid sockaddr_nl.
+        let r = unsafe {
+            libc::sendto(
+                other.as_raw_fd(),
+                forged.as_ptr().cast(),
+                forged.len(),
+                0,
+                (&sa as *const libc::sockaddr_nl).cast(),
+                size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(r, -1, "a forged reply was delivered");
+        assert_eq!(
+            io::Error::last_os_error().raw_os_error(),
+            Some(libc::ECONNREFUSED)
+        );
     }
 }
