@@ -103,7 +103,7 @@ fn describe(cfg: &Config, creds: &Credentials) -> String {
     format!(
         "handler class {}, up to {} handshakes, timeouts {}/{} ms (default/max), \
          client CA: {}, client certificate: {}, server certificate: {}, client \
-         verification: {}, {} PSK(s), keyrings to link: {:?}",
+         verification: {}, {} PSK(s) (handshakes through {}), keyrings to link: {:?}",
         cfg.agent.handler_class,
         cfg.limits.max_handshakes,
         cfg.limits.default_timeout_ms,
@@ -116,6 +116,7 @@ fn describe(cfg: &Config, creds: &Credentials) -> String {
         yes(creds.server_cert.is_some()),
         yes(creds.server_client_roots.is_some()),
         creds.psks.len(),
+        cfg.psk.library,
         cfg.keyring.link,
     )
 }
