@@ -23,7 +23,7 @@ CARGO ?= cargo
 
 KO := $(BUILD)/kmod-$(FLAVOUR)/quic.ko
 
-.PHONY: all setup kernel module selftests host-check vm-check check check-debug demo bench bench-vm interop fuzz clean \
+.PHONY: all setup kernel module samples selftests host-check vm-check check check-debug demo bench bench-vm interop fuzz clean \
 	libquic libquic-check install agent agent-install
 
 all: module selftests
@@ -77,7 +77,17 @@ host-check:
 	$(CARGO) test --workspace
 	$(MAKE) libquic-check
 
-vm-check: module selftests
+# samples/quic: an in-kernel QUIC consumer (C), built against quic.ko's exported symbols.
+SAMPLES := $(BUILD)/samples-$(FLAVOUR)
+samples: module
+	@mkdir -p $(SAMPLES)
+	@rsync -a --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' samples/quic/ $(SAMPLES)/
+	@source vm/lib.sh && $(MAKE) -s -C "$$(kernel_dir $(FLAVOUR))" M=$(SAMPLES) \
+		$$(flavour_make_args $(FLAVOUR)) KQUIC_ROOT=$(ROOT) \
+		KBUILD_EXTRA_SYMBOLS=$(BUILD)/kmod-$(FLAVOUR)/Module.symvers modules
+	@echo "[kquic] built $(SAMPLES)/quic_sample.ko"
+
+vm-check: module samples selftests
 	vm/run.sh -f $(FLAVOUR) -- selftests/run.sh $(KO) $(BUILD)/selftests
 
 check: setup host-check vm-check

@@ -993,10 +993,11 @@ void kq_msg_set_flags(struct msghdr *msg, int flags) { msg->msg_flags |= flags; 
 
 /* ---- the kernel consumer API (include/linux/quic.h), lxin/quic's signatures ---- */
 
-/* A kquic socket: our init installed its destructor (and with it the Rust state). */
+/* A kquic socket: IPPROTO_QUIC through a proto of this module (net/handshake replaces
+ * sk_destruct during a handshake, so the destructor cannot tell). */
 static bool kq_is_quic(const struct sock *sk)
 {
-	return sk && sk->sk_destruct == kq_sk_destruct;
+	return sk && sk->sk_protocol == 261 && sk->sk_prot && sk->sk_prot->owner == THIS_MODULE;
 }
 
 /* Sets a SOL_QUIC option; optval may be a kernel (KERNEL_SOCKPTR) or user pointer. */
