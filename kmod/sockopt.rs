@@ -140,6 +140,84 @@ fn check_config(c: &uapi::quic_config) -> Result<(), i32> {
     Ok(())
 }
 
+/// `cur` with every non-zero field of `given` (lxin/quic's rule for QUIC_SOCKOPT_CONFIG: a
+/// zeroed struct with one field set changes that field only; a field cannot be set to 0).
+fn merge_config(cur: &uapi::quic_config, given: &uapi::quic_config) -> uapi::quic_config {
+    fn pick<T: PartialEq + Default + Copy>(cur: T, given: T) -> T {
+        if given == T::default() {
+            cur
+        } else {
+            given
+        }
+    }
+    uapi::quic_config {
+        version: pick(cur.version, given.version),
+        plpmtud_probe_interval: pick(cur.plpmtud_probe_interval, given.plpmtud_probe_interval),
+        initial_smoothed_rtt: pick(cur.initial_smoothed_rtt, given.initial_smoothed_rtt),
+        payload_cipher_type: pick(cur.payload_cipher_type, given.payload_cipher_type),
+        congestion_control_algo: pick(cur.congestion_control_algo, given.congestion_control_algo),
+        validate_peer_address: pick(cur.validate_peer_address, given.validate_peer_address),
+        stream_data_nodelay: pick(cur.stream_data_nodelay, given.stream_data_nodelay),
+        receive_session_ticket: pick(cur.receive_session_ticket, given.receive_session_ticket),
+        certificate_request: pick(cur.certificate_request, given.certificate_request),
+        reserved: cur.reserved,
+        keepalive_probe_interval: pick(
+            cur.keepalive_probe_interval,
+            given.keepalive_probe_interval,
+        ),
+    }
+}
+
+/// `cur` with every non-zero field of `given` (the same rule for QUIC_SOCKOPT_TRANSPORT_PARAM;
+/// `remote` is taken from `given`).
+fn merge_tp(
+    cur: &uapi::quic_transport_param,
+    given: &uapi::quic_transport_param,
+) -> uapi::quic_transport_param {
+    fn pick<T: PartialEq + Default + Copy>(cur: T, given: T) -> T {
+        if given == T::default() {
+            cur
+        } else {
+            given
+        }
+    }
+    uapi::quic_transport_param {
+        remote: given.remote,
+        disable_active_migration: pick(
+            cur.disable_active_migration,
+            given.disable_active_migration,
+        ),
+        grease_quic_bit: pick(cur.grease_quic_bit, given.grease_quic_bit),
+        stateless_reset: pick(cur.stateless_reset, given.stateless_reset),
+        disable_1rtt_encryption: pick(cur.disable_1rtt_encryption, given.disable_1rtt_encryption),
+        disable_compatible_version: pick(
+            cur.disable_compatible_version,
+            given.disable_compatible_version,
+        ),
+        active_connection_id_limit: pick(
+            cur.active_connection_id_limit,
+            given.active_connection_id_limit,
+        ),
+        ack_delay_exponent: pick(cur.ack_delay_exponent, given.ack_delay_exponent),
+        max_datagram_frame_size: pick(cur.max_datagram_frame_size, given.max_datagram_frame_size),
+        max_udp_payload_size: pick(cur.max_udp_payload_size, given.max_udp_payload_size),
+        max_idle_timeout: pick(cur.max_idle_timeout, given.max_idle_timeout),
+        max_ack_delay: pick(cur.max_ack_delay, given.max_ack_delay),
+        max_streams_bidi: pick(cur.max_streams_bidi, given.max_streams_bidi),
+        max_streams_uni: pick(cur.max_streams_uni, given.max_streams_uni),
+        max_data: pick(cur.max_data, given.max_data),
+        max_stream_data_bidi_local: pick(
+            cur.max_stream_data_bidi_local,
+            given.max_stream_data_bidi_local,
+        ),
+        max_stream_data_bidi_remote: pick(
+            cur.max_stream_data_bidi_remote,
+            given.max_stream_data_bidi_remote,
+        ),
+        max_stream_data_uni: pick(cur.max_stream_data_uni, given.max_stream_data_uni),
+    }
+}
+
 fn check_tp(p: &uapi::quic_transport_param) -> Result<(), i32> {
     const VARINT_MAX: u64 = (1 << 62) - 1;
     let bad = p.remote > 1
@@ -236,7 +314,9 @@ fn set(
             Ok(())
         }
         uapi::QUIC_SOCKOPT_CONFIG => {
-            let c = read_struct(optval, optlen, 4, opts.config)?;
+            // As lxin/quic: only the non-zero fields of what the caller passes change.
+            let given = read_struct(optval, optlen, 4, uapi::quic_config::default())?;
+            let c = merge_config(&opts.config, &given);
             check_config(&c)?;
             opts.config = c;
             if opts.config.version == 0 {
@@ -253,7 +333,9 @@ fn set(
             } else {
                 opts.local_tp
             };
-            let p = read_struct(optval, optlen, 4, base)?;
+            // As lxin/quic: only the non-zero fields of what the caller passes change.
+            let given = read_struct(optval, optlen, 4, uapi::quic_transport_param::default())?;
+            let p = merge_tp(&base, &given);
             check_tp(&p)?;
             if p.remote != 0 {
                 opts.remote_tp = p;
@@ -576,6 +658,23 @@ unsafe fn conn_get(
     out: &UserOut,
 ) -> Option<Result<(), i32>> {
     let cs = st.conn.as_deref_mut()?;
+    if optname == uapi::QUIC_SOCKOPT_TRANSPORT_PARAM {
+        // The peer's parameters as the handshake delivered them, once it did; before that
+        // (and for the local set) the options' copy answers.
+        let tp = cs.conn.peer_transport_params().filter(|_| cs.peer_tp)?;
+        let head: uapi::quic_transport_param =
+            match read_struct(out.user_ptr(), 1, 1, Default::default()) {
+                Ok(h) => h,
+                Err(e) => return Some(Err(e)),
+            };
+        if head.remote == 0 {
+            return None;
+        }
+        if out.len < 4 {
+            return Some(einval());
+        }
+        return Some(out.put_struct(&tp.to_uapi(true), 4));
+    }
     let r = match optname {
         uapi::QUIC_SOCKOPT_TRANSPORT_PARAM_EXT => {
             let mut buf = [0u8; uapi::QUIC_TRANSPORT_PARAM_EXT_MAX_LEN];

@@ -156,6 +156,34 @@ KTEST(transport_param_roundtrip_and_validation)
 	return 0;
 }
 
+/* As lxin/quic: a zeroed struct with one field set changes only that field. */
+KTEST(zeroed_struct_sets_one_field)
+{
+	int fd = qsock(AF_INET);
+	struct quic_config cfg = { 0 }, gcfg;
+	struct quic_transport_param p = { 0 }, got;
+	socklen_t len = sizeof(gcfg);
+
+	EXPECT_OK(fd);
+	cfg.keepalive_probe_interval = 7000000;
+	EXPECT_OK(setsockopt(fd, SOL_QUIC, QUIC_SOCKOPT_CONFIG, &cfg, sizeof(cfg)));
+	EXPECT_OK(getsockopt(fd, SOL_QUIC, QUIC_SOCKOPT_CONFIG, &gcfg, &len));
+	EXPECT_EQ(gcfg.keepalive_probe_interval, 7000000);
+	EXPECT_EQ(gcfg.version, QUIC_VERSION_V1);
+	EXPECT_EQ(gcfg.initial_smoothed_rtt, 333000);
+
+	p.max_streams_uni = 9;
+	EXPECT_OK(setsockopt(fd, SOL_QUIC, QUIC_SOCKOPT_TRANSPORT_PARAM, &p, sizeof(p)));
+	memset(&got, 0, sizeof(got));
+	len = sizeof(got);
+	EXPECT_OK(getsockopt(fd, SOL_QUIC, QUIC_SOCKOPT_TRANSPORT_PARAM, &got, &len));
+	EXPECT_EQ(got.max_streams_uni, 9);
+	EXPECT_EQ(got.max_udp_payload_size, 65527);
+	EXPECT_EQ(got.max_streams_bidi, 100);
+	close(fd);
+	return 0;
+}
+
 KTEST(event_option)
 {
 	int fd = qsock(AF_INET);

@@ -1279,6 +1279,46 @@ fn errno_stream_limit_dontwait(tls: &Arc<Tls>) -> TResult {
     )
 }
 
+/// After the handshake, QUIC_SOCKOPT_TRANSPORT_PARAM with `remote = 1` reports what the peer
+/// sent: the server advertises max_streams_uni 7, which the client did not set anywhere.
+fn remote_transport_params(tls: &Arc<Tls>) -> TResult {
+    let (l, addr) = listener(false)?;
+    let mut p = l
+        .transport_param(false)
+        .ctx("getsockopt(TRANSPORT_PARAM)")?;
+    p.max_streams_uni = 7;
+    l.set_transport_param(&p)
+        .ctx("setsockopt(TRANSPORT_PARAM)")?;
+    let stls = tls.clone();
+    let h = thread::spawn(move || -> TResult {
+        let (a, _) = l.accept().ctx("accept")?;
+        a.set_read_timeout(Some(TIMEOUT)).ctx("SO_RCVTIMEO")?;
+        server_handshake(&a, &stls.server).ctx("server handshake")?;
+        serve_echo(&a)
+    });
+    let cr = (|| {
+        let c = connected(&addr)?;
+        let before = c.transport_param(true).ctx("remote parameters before")?;
+        client_handshake(&c, &tls.client, None).ctx("client handshake")?;
+        let after = c.transport_param(true).ctx("remote parameters after")?;
+        note!(
+            "remote max_streams_uni: {} before the handshake, {} after",
+            before.max_streams_uni,
+            after.max_streams_uni
+        );
+        ensure!(after.remote == 1, "remote flag {}", after.remote);
+        ensure!(
+            after.max_streams_uni == 7,
+            "the peer's max_streams_uni reads as {}",
+            after.max_streams_uni
+        );
+        echo_once(&c, b"after reading the parameters")
+    })();
+    let sr = h.join().unwrap_or_else(|p| Err(panic_message(p)));
+    cr.map_err(|e| format!("client: {e}"))?;
+    sr.map_err(|e| format!("server: {e}"))
+}
+
 fn errno_listener_sendmsg(_: &Arc<Tls>) -> TResult {
     let (l, _) = listener(false)?;
     let e = expect_errno(
@@ -1359,6 +1399,7 @@ const TESTS: &[(&str, TestFn)] = &[
     ("socket_buffers", socket_buffers),
     ("dual_stack_listener", dual_stack_listener),
     ("close_drains_then_frees", close_drains_then_frees),
+    ("remote_transport_params", remote_transport_params),
     ("nonblocking_epoll", nonblocking_epoll),
     ("retry_handshake", retry_handshake),
     ("connections_loop", connections_loop),
