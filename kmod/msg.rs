@@ -35,6 +35,8 @@ const EPOLLRDNORM: u32 = 0x40;
 const EPOLLWRNORM: u32 = 0x100;
 const EPOLLRDHUP: u32 = 0x2000;
 const MSG_EOR: i32 = 0x80;
+/// `MSG_PEEK`: copy without consuming.
+const MSG_PEEK: i32 = 0x2;
 
 fn err(e: u32) -> i32 {
     -(e as i32)
@@ -413,8 +415,9 @@ pub(crate) unsafe extern "C" fn quic_recvmsg(
     };
     // SAFETY: `sk` is live; process context.
     unsafe { sys::kq_lock_sock(sk) };
+    let peek = flags & MSG_PEEK != 0;
     // SAFETY: locked until the release below.
-    let r = unsafe { recvmsg_locked(sk, msg, size, has_ctl, &mut buf, &mut timeo) };
+    let r = unsafe { recvmsg_locked(sk, msg, size, has_ctl, peek, &mut buf, &mut timeo) };
     // Datagrams that arrived meanwhile (ACKs for what was sent, data) are processed here, by
     // the lock's owner, rather than by the work item.
     // SAFETY: taken above; released right after.
@@ -435,6 +438,7 @@ unsafe fn recvmsg_locked(
     msg: *mut sys::msghdr,
     size: usize,
     has_ctl: bool,
+    peek: bool,
     buf: &mut [u8],
     timeo: &mut c_long,
 ) -> Result<usize, i32> {
@@ -453,7 +457,11 @@ unsafe fn recvmsg_locked(
                 continue;
             }
             let want = size.min(buf.len());
-            let n = cs.conn.crypto_read(level, &mut buf[..want]);
+            let n = if peek {
+                cs.conn.crypto_peek(level, &mut buf[..want])
+            } else {
+                cs.conn.crypto_read(level, &mut buf[..want])
+            };
             if n == 0 {
                 cs.crypto_drained(level);
                 continue;
@@ -467,11 +475,44 @@ unsafe fn recvmsg_locked(
             // SAFETY: `msg` is valid.
             unsafe { put_cmsg(msg, uapi::QUIC_HANDSHAKE_INFO, &mut lv) };
             if n < want {
-                cs.crypto_drained(level);
+                if !peek {
+                    cs.crypto_drained(level);
+                }
                 // SAFETY: `msg` is valid.
                 unsafe { sys::kq_msg_set_flags(msg, MSG_EOR) };
             }
             return Ok(n);
+        }
+        if let Some(id) = cs.readable_front().filter(|_| peek) {
+            // MSG_PEEK: a copy of what a read would return first, nothing consumed.
+            let sid = StreamId::new(id);
+            let want = size.min(buf.len());
+            let o = match cs.conn.stream_peek(sid, &mut buf[..want]) {
+                Ok(o) if o.len > 0 || o.fin => o,
+                // Nothing after all (or an error a real read reports): let a read find out.
+                _ => {
+                    cs.readable_pop(id);
+                    continue;
+                }
+            };
+            // SAFETY: `msg` is valid; `buf[..o.len]` initialised.
+            let rc = unsafe { sys::kq_copy_to_msg(msg, buf.as_ptr().cast(), o.len) };
+            if rc != 0 {
+                return Err(rc);
+            }
+            if has_ctl {
+                let mut si = [0u8; 16];
+                si[..8].copy_from_slice(&(id as i64).to_ne_bytes());
+                let f = if o.fin { uapi::MSG_QUIC_STREAM_FIN } else { 0 };
+                si[8..12].copy_from_slice(&f.to_ne_bytes());
+                // SAFETY: `msg` is valid.
+                unsafe { put_cmsg(msg, uapi::QUIC_STREAM_INFO, &mut si) };
+            }
+            if o.fin {
+                // SAFETY: `msg` is valid.
+                unsafe { sys::kq_msg_set_flags(msg, MSG_EOR) };
+            }
+            return Ok(o.len);
         }
         if let Some(id) = cs.readable_front() {
             let sid = StreamId::new(id);
@@ -535,7 +576,11 @@ unsafe fn recvmsg_locked(
         if let Some(n) = cs.conn.datagram_peek_len() {
             let want = size.min(buf.len());
             let cap = n.min(buf.len());
-            let got = cs.conn.datagram_recv(&mut buf[..cap]).unwrap_or(0);
+            let got = if peek {
+                cs.conn.datagram_peek(&mut buf[..cap]).unwrap_or(0)
+            } else {
+                cs.conn.datagram_recv(&mut buf[..cap]).unwrap_or(0)
+            };
             let out = got.min(want);
             // SAFETY: `msg` is valid; `buf[..out]` initialised.
             let rc = unsafe { sys::kq_copy_to_msg(msg, buf.as_ptr().cast(), out) };

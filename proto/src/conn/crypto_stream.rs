@@ -76,6 +76,11 @@ impl CryptoStream {
         n
     }
 
+    /// Copies readable bytes into `out` without consuming them (`MSG_PEEK`).
+    pub(crate) fn peek(&self, out: &mut [u8]) -> usize {
+        self.recv.peek(out).map_or(0, |o| o.len)
+    }
+
     /// True when there are bytes to send (new or lost).
     pub(crate) fn has_data(&self) -> bool {
         self.send.has_sendable(u64::MAX)

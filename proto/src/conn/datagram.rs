@@ -94,6 +94,17 @@ impl<C: Crypto> Connection<C> {
         self.dgram.recv.peek().map(|d| d.len())
     }
 
+    /// Copies the next received datagram into `buf` (what fits) without taking it; returns its
+    /// full length.
+    pub fn datagram_peek(&self, buf: &mut [u8]) -> Option<usize> {
+        let d = self.dgram.recv.peek()?;
+        let n = d.len().min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), d.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        Some(d.len())
+    }
+
     /// Takes the next received datagram, copying what fits into `buf`; returns its full
     /// length (bytes beyond `buf` are dropped).
     pub fn datagram_recv(&mut self, buf: &mut [u8]) -> Option<usize> {

@@ -105,6 +105,14 @@ impl<C: Crypto> Connection<C> {
         self.space_mut(level.space()).crypto.read(buf)
     }
 
+    /// Copies the received TLS bytes of `level` into `buf` without consuming them.
+    pub fn crypto_peek(&self, level: Level, buf: &mut [u8]) -> usize {
+        if level == Level::Early {
+            return 0;
+        }
+        self.space(level.space()).crypto.peek(buf)
+    }
+
     /// Queues TLS bytes to send in CRYPTO frames at `level` (Initial, Handshake, or App for
     /// post-handshake messages such as NewSessionTicket).
     pub fn crypto_write(&mut self, level: Level, data: &[u8]) -> Result<()> {

@@ -596,6 +596,15 @@ impl<C: Crypto> Connection<C> {
         self.streams.read(id, out)
     }
 
+    /// Copies stream data into `out` without consuming it (`MSG_PEEK`).
+    pub fn stream_peek(
+        &self,
+        id: StreamId,
+        out: &mut [u8],
+    ) -> core::result::Result<ReadOutcome, ApiError> {
+        self.streams.peek(id, out)
+    }
+
     /// Resets the sending part of a stream (RESET_STREAM, `QUIC_SOCKOPT_STREAM_RESET`).
     pub fn stream_reset(&mut self, id: StreamId, code: u64) -> core::result::Result<(), ApiError> {
         self.check_open_for_app()?;

@@ -331,6 +331,31 @@ impl RecvStream {
         Ok(ReadOutcome { len, fin })
     }
 
+    /// Copies readable bytes into `out` like [`read`](Self::read) without consuming them
+    /// (`MSG_PEEK`): the stream's state, window and buffer are unchanged. `fin` says whether a
+    /// read of the same length would reach the end of the stream.
+    pub fn peek(&self, out: &mut [u8]) -> Result<ReadOutcome, ApiError> {
+        match self.state {
+            RecvState::ResetRecvd | RecvState::ResetRead => {
+                return Err(ApiError::Reset(self.reset_code.unwrap_or(0)));
+            }
+            RecvState::Read => return Err(ApiError::Closed),
+            _ if self.stop.is_some() => return Err(ApiError::Closed),
+            _ => {}
+        }
+        let avail = self.readable_end() - self.read;
+        let n = min(avail, out.len() as u64);
+        let len = usize::try_from(n).unwrap_or(0);
+        if len > 0 {
+            match (self.buf.get(self.read, len), out.get_mut(..len)) {
+                (Some(src), Some(dst)) => dst.copy_from_slice(src),
+                _ => return Ok(ReadOutcome { len: 0, fin: false }),
+            }
+        }
+        let fin = self.state == RecvState::Recvd && self.final_size == Some(self.read + n);
+        Ok(ReadOutcome { len, fin })
+    }
+
     /// The application asks the peer to stop sending (STOP_SENDING with `code`). Buffered and
     /// later data is discarded; returns the bytes released for connection flow control.
     pub fn stop_sending(&mut self, code: u64) -> u64 {

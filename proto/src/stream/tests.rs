@@ -591,6 +591,26 @@ fn send_buffer_limit() {
 }
 
 #[test]
+fn peek_does_not_consume() {
+    let (mut c, mut s) = pair(StreamsConfig::DEFAULT, StreamsConfig::DEFAULT);
+    let a = c.open(Dir::Bidi).unwrap();
+    assert_eq!(c.write(a, b"hello world", true), Ok(11));
+    flush(&mut c, &mut s);
+    let mut out = [0u8; 5];
+    let p = s.peek(a, &mut out).unwrap();
+    assert_eq!((p.len, p.fin, &out), (5, false, b"hello"));
+    let mut all = [0u8; 32];
+    let p = s.peek(a, &mut all).unwrap();
+    assert_eq!((p.len, p.fin), (11, true));
+    assert_eq!(s.recv_buffered(), 11);
+    // Reading afterwards sees the same bytes, and the FIN once.
+    let r = s.read(a, &mut all).unwrap();
+    assert_eq!((r.len, r.fin, &all[..11]), (11, true, &b"hello world"[..]));
+    assert_eq!(s.peek(a, &mut all), Err(ApiError::Closed));
+    s.check_invariants();
+}
+
+#[test]
 fn send_buffer_resize_and_buffered_counts() {
     let (mut c, mut s) = pair(StreamsConfig::DEFAULT, StreamsConfig::DEFAULT);
     let a = c.open(Dir::Bidi).unwrap();

@@ -1319,6 +1319,60 @@ fn remote_transport_params(tls: &Arc<Tls>) -> TResult {
     sr.map_err(|e| format!("server: {e}"))
 }
 
+/// MSG_PEEK copies what the next read returns (stream id, data, FIN) without consuming it.
+fn msg_peek(tls: &Arc<Tls>) -> TResult {
+    pair(
+        tls,
+        false,
+        Linger::UntilClientDone,
+        |srv| {
+            let mut a = [0u8; 64];
+            let mut b = [0u8; 64];
+            let p = srv
+                .sock
+                .recv_raw(&mut a, libc::MSG_PEEK)
+                .ctx("recvmsg(MSG_PEEK)")?;
+            let p2 = srv
+                .sock
+                .recv_raw(&mut b, libc::MSG_PEEK)
+                .ctx("second MSG_PEEK")?;
+            ensure!(
+                p.len == p2.len && a[..p.len] == b[..p2.len],
+                "two peeks differ: {:?} / {:?}",
+                &a[..p.len],
+                &b[..p2.len]
+            );
+            let (sid, data) = read_stream(&srv.sock, None, 1024)?;
+            note!(
+                "peeked {} bytes of stream {} (fin {}), then read {} bytes of stream {sid}",
+                p.len,
+                p.stream_id,
+                p.fin(),
+                data.len()
+            );
+            ensure!(
+                p.stream_id == sid,
+                "peek said stream {}, read {sid}",
+                p.stream_id
+            );
+            ensure!(
+                data.starts_with(&a[..p.len]) && p.len > 0,
+                "peeked bytes are not the data"
+            );
+            ensure!(data == b"peek at me", "read {:?}", data);
+            srv.sock.send(&data, sid, MSG_QUIC_STREAM_FIN).ctx("echo")?;
+            Ok(())
+        },
+        |c, _, _| {
+            c.send(b"peek at me", -1, MSG_QUIC_STREAM_NEW | MSG_QUIC_STREAM_FIN)
+                .ctx("client send")?;
+            let (_, back) = read_stream(c, None, 1024)?;
+            ensure!(back == b"peek at me", "echo {:?}", back);
+            Ok(())
+        },
+    )
+}
+
 fn errno_listener_sendmsg(_: &Arc<Tls>) -> TResult {
     let (l, _) = listener(false)?;
     let e = expect_errno(
@@ -1400,6 +1454,7 @@ const TESTS: &[(&str, TestFn)] = &[
     ("dual_stack_listener", dual_stack_listener),
     ("close_drains_then_frees", close_drains_then_frees),
     ("remote_transport_params", remote_transport_params),
+    ("msg_peek", msg_peek),
     ("nonblocking_epoll", nonblocking_epoll),
     ("retry_handshake", retry_handshake),
     ("connections_loop", connections_loop),

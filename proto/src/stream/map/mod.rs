@@ -511,6 +511,12 @@ impl Streams {
         Ok(n)
     }
 
+    /// Copies from stream `id` into `out` without consuming; see [`RecvStream::peek`].
+    pub fn peek(&self, id: StreamId, out: &mut [u8]) -> Result<ReadOutcome, ApiError> {
+        let s = self.get(id).ok_or(ApiError::UnknownStream)?;
+        s.recv().ok_or(ApiError::WrongDirection)?.peek(out)
+    }
+
     /// Reads from stream `id` into `out`; see [`RecvStream::read`]. When the stream stays
     /// readable it stays in the readable queue.
     pub fn read(&mut self, id: StreamId, out: &mut [u8]) -> Result<ReadOutcome, ApiError> {
