@@ -168,6 +168,8 @@ pub(crate) struct ConnState {
     /// A server's Initial DCID (routed until the handshake is confirmed).
     initial_dcid: Option<ConnectionId>,
     net: *mut sys::net,
+    /// Engine counters already added to the namespace's (lost, dropped, key updates).
+    counted: (u64, u64, u64),
 }
 
 impl ConnState {
@@ -193,6 +195,7 @@ impl ConnState {
                 routes: MVec::new(),
                 initial_dcid,
                 net,
+                counted: (0, 0, 0),
             },
             GFP_KERNEL,
         )
@@ -283,6 +286,13 @@ impl ConnState {
                     info.frame_type,
                     core::str::from_utf8(&info.reason).unwrap_or("?")
                 );
+                let counter = match info.source {
+                    CloseSource::IdleTimeout => sys::kq_mib_KQ_MIB_CLOSED_IDLE,
+                    CloseSource::Peer => sys::kq_mib_KQ_MIB_CLOSED_PEER,
+                    CloseSource::StatelessReset => sys::kq_mib_KQ_MIB_CLOSED_RESET,
+                    _ => sys::kq_mib_KQ_MIB_CLOSED_LOCAL,
+                };
+                mib(sk, counter, 1);
                 self.error = match info.source {
                     CloseSource::IdleTimeout => -(sys::ETIMEDOUT as i32),
                     CloseSource::VersionNegotiation { .. } => -(sys::ECONNREFUSED as i32),
@@ -348,8 +358,62 @@ impl ConnState {
                 _ => sys::kq_timer_stop(sk),
             }
             self.account(sk);
+            self.publish(sk);
             sys::kq_wake(sk);
         }
+    }
+
+    /// Adds the engine's new losses, drops and key updates to the namespace's counters and
+    /// refreshes what /proc/net/quic/sockets shows of this connection.
+    ///
+    /// # Safety
+    /// `sk` is the live socket of this connection, locked by the caller.
+    unsafe fn publish(&mut self, sk: *mut sys::sock) {
+        let s = self.conn.stats();
+        let (lost, dropped, updates) = self.counted;
+        mib(
+            sk,
+            sys::kq_mib_KQ_MIB_PACKETS_LOST,
+            s.packets_lost.saturating_sub(lost),
+        );
+        mib(
+            sk,
+            sys::kq_mib_KQ_MIB_PACKETS_DROPPED,
+            s.packets_dropped.saturating_sub(dropped),
+        );
+        mib(
+            sk,
+            sys::kq_mib_KQ_MIB_KEY_UPDATES,
+            s.key_updates.saturating_sub(updates),
+        );
+        self.counted = (s.packets_lost, s.packets_dropped, s.key_updates);
+        let mut info = sys::kq_info {
+            pkts_in: s.packets_received,
+            pkts_out: s.packets_sent,
+            bytes_in: s.bytes_received,
+            bytes_out: s.bytes_sent,
+            lost: s.packets_lost,
+            dropped: s.packets_dropped,
+            rtt_us: s.rtt,
+            cwnd: s.cwnd,
+            inflight: s.bytes_in_flight,
+            key_updates: s.key_updates,
+            streams: u32::try_from(self.conn.streams().len()).unwrap_or(u32::MAX),
+            established: u8::from(self.conn.is_handshake_complete()),
+            ..Default::default()
+        };
+        if let Some((_, cid)) = self.conn.local_cids().next() {
+            let b = cid.as_slice();
+            let n = b.len().min(info.lcid.len());
+            info.lcid[..n].copy_from_slice(&b[..n]);
+            info.lcid_len = n as u8;
+        }
+        let b = self.conn.remote_cid();
+        let n = b.len().min(info.rcid.len());
+        info.rcid[..n].copy_from_slice(&b.as_slice()[..n]);
+        info.rcid_len = n as u8;
+        // SAFETY: `sk` is live; `info` is read during the call.
+        unsafe { sys::kq_info_set(sk, &info) };
     }
 
     /// Sizes the socket's buffers from flow control and mirrors what the engine holds in them.
@@ -388,6 +452,13 @@ impl ConnState {
         // SAFETY: `sk` is live and locked.
         unsafe { sys::kq_sk_account(sk, streams.send_buffered(), streams.recv_buffered()) };
     }
+}
+
+/// Adds `n` to counter `which` of the namespace of socket `sk` (`/proc/net/quic/snmp`);
+/// `KQ_MIB_MAX` counts nothing.
+pub(crate) fn mib(sk: *mut sys::sock, which: sys::kq_mib, n: u64) {
+    // SAFETY: callers pass a live socket; the counters live as long as its namespace.
+    unsafe { sys::kq_mib_add(sys::kq_sock_net(sk), which as i32, n) };
 }
 
 /// The largest `SO_SNDBUF` flow control grows a socket to (TCP's default `tcp_wmem` maximum).

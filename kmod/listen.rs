@@ -95,6 +95,7 @@ pub(crate) unsafe extern "C" fn quic_listen(sock: *mut sys::socket, backlog: c_i
             )
             .map_err(|_| -(sys::ENOMEM as i32))?;
             table::listen(id, sk)?;
+            publish(sk, &l);
             st.listener = Some(l);
             sys::kq_sk_set_state(sk, sys::TCP_LISTEN as i32);
             Ok(())
@@ -154,6 +155,13 @@ pub(crate) unsafe fn receive(sk: *mut sys::sock, st: &mut SockState) {
             &mut out,
             &mut driver::KernelRng,
         );
+        let counter = match &decision {
+            Decision::Accept(_) if full => sys::kq_mib_KQ_MIB_ACCEPT_DROPPED,
+            Decision::Accept(_) => sys::kq_mib_KQ_MIB_ACCEPT_QUEUED,
+            Decision::Respond(_) => sys::kq_mib_KQ_MIB_LISTENER_ANSWERS,
+            _ => sys::kq_mib_KQ_MIB_MAX,
+        };
+        driver::mib(sk, counter, 1);
         match decision {
             Decision::Accept(accepted) if !full => {
                 if l.reqs.reserve(1).is_err() {
@@ -177,10 +185,26 @@ pub(crate) unsafe fn receive(sk: *mut sys::sock, st: &mut SockState) {
             _ => {}
         }
     }
+    // SAFETY: `sk` is live and locked.
+    unsafe { publish(sk, l) };
     if woke {
         // SAFETY: `sk` is live.
         unsafe { sys::kq_wake(sk) };
     }
+}
+
+/// Refreshes what /proc/net/quic/sockets shows of a listener.
+///
+/// # Safety
+/// `sk` is the live listening socket, locked; `l` its accept queue.
+pub(crate) unsafe fn publish(sk: *mut sys::sock, l: &Listener) {
+    let info = sys::kq_info {
+        listening: 1,
+        backlog: u32::try_from(l.reqs.len()).unwrap_or(u32::MAX),
+        ..Default::default()
+    };
+    // SAFETY: `sk` is live per the contract; `info` is read during the call.
+    unsafe { sys::kq_info_set(sk, &info) };
 }
 
 /// Builds the connection of request `req` on the new socket `child` (locked by the caller).
@@ -262,6 +286,8 @@ pub(crate) unsafe extern "C" fn quic_accept(
             break Err(-(sys::EINVAL as i32));
         }
         if let Some(mut req) = l.reqs.remove(0) {
+            // SAFETY: the listener is locked.
+            unsafe { publish(sk, l) };
             // SAFETY: `sk` is live, the listener is locked (process context).
             let child = unsafe { sys::kq_sk_new_child(sk) };
             if child.is_null() {

@@ -46,14 +46,19 @@ pub(crate) unsafe extern "C" fn encap_rcv(usk: *mut sys::sock, skb: *mut sys::sk
     };
     match sk {
         Some(sk) => {
-            // SAFETY: `sk` is live (we hold a reference); the skb is handed over.
+            // SAFETY: `sk` is live (we hold a reference); the skb is handed over; `net` is the
+            // tunnel's live namespace.
             unsafe {
+                sys::kq_mib_add(net, sys::kq_mib_KQ_MIB_IN_DATAGRAMS as i32, 1);
                 sys::kq_rx_enqueue(sk, skb);
                 sys::kq_sock_put(sk);
             }
         }
         // SAFETY: nobody wants it: we own the skb.
-        None => unsafe { sys::kq_kfree_skb(skb) },
+        None => unsafe {
+            sys::kq_mib_add(net, sys::kq_mib_KQ_MIB_IN_NO_SOCKET as i32, 1);
+            sys::kq_kfree_skb(skb);
+        },
     }
     0
 }

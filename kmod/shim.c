@@ -71,26 +71,136 @@ void kq_kfree_skb(struct sk_buff *skb) { kfree_skb(skb); }
 /* ---- per network namespace: the UDP tunnel table (tunnel.rs) behind its own mutex ---- */
 #include <net/netns/generic.h>
 
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <net/inet_sock.h>
+
 struct kq_net {
 	struct mutex lock;
 	void *tunnels;		/* Rust-owned table, created on first bind */
+	spinlock_t socks_lock;	/* BH: sockets are freed in any context */
+	struct list_head socks;	/* every QUIC socket of the namespace (struct kq_ext.node) */
+	atomic64_t mib[KQ_MIB_MAX];
+	struct proc_dir_entry *proc;
 };
 
 static unsigned int kq_net_id;
 
+static struct kq_net *kq_net(struct net *net) { return net_generic(net, kq_net_id); }
+
+void kq_mib_add(struct net *net, int mib, u64 n)
+{
+	if (mib >= 0 && mib < KQ_MIB_MAX && n)
+		atomic64_add(n, &kq_net(net)->mib[mib]);
+}
+
+static const char *const kq_mib_names[KQ_MIB_MAX] = {
+	"InDatagrams", "InNoSocket", "InQueueFull", "OutDatagrams", "OutErrors",
+	"Handshakes", "AcceptQueued", "AcceptDropped", "ListenerAnswers", "PacketsLost",
+	"PacketsDropped", "KeyUpdates", "ClosedLocal", "ClosedPeer", "ClosedIdle",
+	"ClosedReset",
+};
+
+static int kq_snmp_show(struct seq_file *seq, void *v)
+{
+	struct kq_net *kn = kq_net(seq_file_single_net(seq));
+	int i;
+
+	for (i = 0; i < KQ_MIB_MAX; i++)
+		seq_printf(seq, "Quic%-20s %lld\n", kq_mib_names[i],
+			   (long long)atomic64_read(&kn->mib[i]));
+	return 0;
+}
+
+static void kq_show_cid(struct seq_file *seq, const u8 *cid, u8 len)
+{
+	int i;
+
+	if (!len)
+		seq_puts(seq, " -");
+	else
+		seq_putc(seq, ' ');
+	for (i = 0; i < len && i < 20; i++)
+		seq_printf(seq, "%02x", cid[i]);
+}
+
+static int kq_sockets_show(struct seq_file *seq, void *v)
+{
+	struct kq_net *kn = kq_net(seq_file_single_net(seq));
+	struct kq_ext *e;
+
+	seq_puts(seq, "local remote state uid lcid rcid rtt_us cwnd inflight streams pkts_in "
+		      "pkts_out bytes_in bytes_out lost dropped key_updates backlog\n");
+	spin_lock_bh(&kn->socks_lock);
+	list_for_each_entry(e, &kn->socks, node) {
+		struct sock *sk = (struct sock *)container_of(e, struct kq_sock, ext);
+		struct inet_sock *inet = inet_sk(sk);
+		struct kq_info i;
+
+		spin_lock(&e->info_lock);
+		i = e->info;
+		spin_unlock(&e->info_lock);
+		if (sk->sk_family == AF_INET6)
+			seq_printf(seq, "[%pI6c]:%u [%pI6c]:%u", &sk->sk_v6_rcv_saddr,
+				   ntohs(inet->inet_sport), &sk->sk_v6_daddr, ntohs(inet->inet_dport));
+		else
+			seq_printf(seq, "%pI4:%u %pI4:%u", &inet->inet_rcv_saddr,
+				   ntohs(inet->inet_sport), &inet->inet_daddr, ntohs(inet->inet_dport));
+		seq_printf(seq, " %s %u",
+			   i.listening ? "LISTEN" :
+			   sk->sk_state == TCP_ESTABLISHED ? "ESTABLISHED" :
+			   sk->sk_state == TCP_SYN_SENT || sk->sk_state == TCP_SYN_RECV ?
+			   "HANDSHAKE" : sk->sk_state == TCP_CLOSING ? "CLOSING" :
+			   sk->sk_state == TCP_CLOSE ? "CLOSED" : "OPEN",
+			   from_kuid_munged(seq_user_ns(seq), sock_i_uid(sk)));
+		kq_show_cid(seq, i.lcid, i.lcid_len);
+		kq_show_cid(seq, i.rcid, i.rcid_len);
+		seq_printf(seq, " %llu %llu %llu %u %llu %llu %llu %llu %llu %llu %llu %u\n",
+			   i.rtt_us, i.cwnd, i.inflight, i.streams, i.pkts_in, i.pkts_out,
+			   i.bytes_in, i.bytes_out, i.lost, i.dropped, i.key_updates, i.backlog);
+	}
+	spin_unlock_bh(&kn->socks_lock);
+	return 0;
+}
+
+void kq_info_set(struct sock *sk, const struct kq_info *info)
+{
+	struct kq_ext *e = &((struct kq_sock *)sk)->ext;
+
+	spin_lock_bh(&e->info_lock);
+	e->info = *info;
+	spin_unlock_bh(&e->info_lock);
+}
+
 static int __net_init kq_net_init(struct net *net)
 {
-	struct kq_net *kn = net_generic(net, kq_net_id);
+	struct kq_net *kn = kq_net(net);
+	int i;
 
 	mutex_init(&kn->lock);
 	kn->tunnels = NULL;
+	spin_lock_init(&kn->socks_lock);
+	INIT_LIST_HEAD(&kn->socks);
+	for (i = 0; i < KQ_MIB_MAX; i++)
+		atomic64_set(&kn->mib[i], 0);
+	kn->proc = proc_net_mkdir(net, "quic", net->proc_net);
+	if (!kn->proc)
+		return -ENOMEM;
+	if (!proc_create_net_single("snmp", 0444, kn->proc, kq_snmp_show, NULL) ||
+	    !proc_create_net_single("sockets", 0444, kn->proc, kq_sockets_show, NULL)) {
+		remove_proc_subtree("quic", net->proc_net);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
 static void __net_exit kq_net_exit(struct net *net)
 {
-	struct kq_net *kn = net_generic(net, kq_net_id);
+	struct kq_net *kn = kq_net(net);
 
+	remove_proc_subtree("quic", net->proc_net);
+	/* User sockets hold their namespace; only a kernel socket left open can be here. */
+	WARN_ON_ONCE(!list_empty(&kn->socks));
 	kq_rust_net_exit(&kn->tunnels);
 	mutex_destroy(&kn->lock);
 }
@@ -410,6 +520,13 @@ static void kq_sk_destruct(struct sock *sk)
 
 	skb_queue_purge(&e->rxq);
 	dst_cache_destroy(&e->route.cache);
+	if (!list_empty(&e->node)) {
+		struct kq_net *kn = kq_net(sock_net(sk));
+
+		spin_lock_bh(&kn->socks_lock);
+		list_del_init(&e->node);
+		spin_unlock_bh(&kn->socks_lock);
+	}
 	/* The counters mirrored the engine's buffers, which are gone (inet_sock_destruct checks). */
 	kq_sk_account(sk, 0, 0);
 	if (e->orig_destruct)
@@ -439,6 +556,15 @@ void kq_ext_init(struct sock *sk)
 	e->flags = 0;
 	atomic_set(&e->waiters, 0);
 	memset(&e->route, 0, sizeof(e->route));
+	spin_lock_init(&e->info_lock);
+	memset(&e->info, 0, sizeof(e->info));
+	{
+		struct kq_net *kn = kq_net(sock_net(sk));
+
+		spin_lock_bh(&kn->socks_lock);
+		list_add_tail(&e->node, &kn->socks);
+		spin_unlock_bh(&kn->socks_lock);
+	}
 	/* Without the per-CPU cache every datagram looks its route up: slower, still correct. */
 	if (dst_cache_init(&e->route.cache, GFP_KERNEL))
 		e->route.cache.cache = NULL;
@@ -464,6 +590,7 @@ int kq_rx_enqueue(struct sock *sk, struct sk_buff *skb)
 	bool owned;
 
 	if (test_bit(KQ_F_DEAD, &e->flags) || skb_queue_len(&e->rxq) >= KQ_RX_MAX) {
+		kq_mib_add(sock_net(sk), KQ_MIB_IN_QUEUE_FULL, 1);
 		kfree_skb(skb);
 		return -ENOBUFS;
 	}

@@ -101,6 +101,43 @@ struct kq_route {
 	bool valid;
 };
 
+/* What /proc/net/quic/sockets shows of a socket: a snapshot the Rust side refreshes after
+ * each drive (kq_info_set), read under info_lock without the socket lock. */
+struct kq_info {
+	u64 pkts_in, pkts_out, bytes_in, bytes_out, lost, dropped;
+	u64 rtt_us, cwnd, inflight, key_updates;
+	u32 streams;		/* open streams */
+	u32 backlog;		/* listeners: requests waiting for accept */
+	u8 listening;
+	u8 established;
+	u8 lcid_len, rcid_len;
+	u8 lcid[20], rcid[20];
+};
+
+/* Per network namespace counters (/proc/net/quic/snmp), in the order of kq_mib_names. */
+enum kq_mib {
+	KQ_MIB_IN_DATAGRAMS,		/* routed to a socket */
+	KQ_MIB_IN_NO_SOCKET,		/* no connection or listener wanted them */
+	KQ_MIB_IN_QUEUE_FULL,		/* dropped: the socket's queue was full */
+	KQ_MIB_OUT_DATAGRAMS,
+	KQ_MIB_OUT_ERRORS,		/* no route, or the stack refused */
+	KQ_MIB_HANDSHAKES,		/* completed, both sides */
+	KQ_MIB_ACCEPT_QUEUED,		/* client Initials queued for accept */
+	KQ_MIB_ACCEPT_DROPPED,		/* Initials dropped: accept queue full */
+	KQ_MIB_LISTENER_ANSWERS,	/* Version Negotiation, Retry or stateless reset sent */
+	KQ_MIB_PACKETS_LOST,		/* declared lost (retransmitted) */
+	KQ_MIB_PACKETS_DROPPED,		/* undecryptable, duplicate or stray */
+	KQ_MIB_KEY_UPDATES,
+	KQ_MIB_CLOSED_LOCAL,
+	KQ_MIB_CLOSED_PEER,
+	KQ_MIB_CLOSED_IDLE,
+	KQ_MIB_CLOSED_RESET,		/* stateless reset received */
+	KQ_MIB_MAX
+};
+
+void kq_mib_add(struct net *net, int mib, u64 n);
+void kq_info_set(struct sock *sk, const struct kq_info *info);
+
 struct kq_ext {
 	struct sk_buff_head rxq;
 	struct work_struct work;
@@ -109,6 +146,9 @@ struct kq_ext {
 	atomic_t waiters;		/* tasks asleep in kq_wait */
 	void (*orig_destruct)(struct sock *sk);
 	struct kq_route route;
+	struct list_head node;		/* on the namespace's list of sockets */
+	spinlock_t info_lock;
+	struct kq_info info;
 };
 
 struct kq_sock {

@@ -610,6 +610,7 @@ unsafe fn conn_set(
                         .map_err(|_| -(sys::EINVAL as i32))?;
                     // SAFETY: `sk` is live and locked.
                     unsafe { sys::kq_sk_set_state(sk, sys::TCP_ESTABLISHED as i32) };
+                    crate::driver::mib(sk, sys::kq_mib_KQ_MIB_HANDSHAKES, 1);
                 }
             }
             Ok(())

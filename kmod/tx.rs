@@ -128,7 +128,16 @@ pub(crate) unsafe fn flush(
         };
         big = t.len >= MAX_DATAGRAM.min(cap) || segments > 1;
         // SAFETY: per our contract; the skb is handed over.
-        unsafe { xmit(sk, tun, skb, &t.from, &t.to, t.ecn) };
+        let rc = unsafe { xmit(sk, tun, skb, &t.from, &t.to, t.ecn) };
+        crate::driver::mib(
+            sk,
+            if rc == 0 {
+                sys::kq_mib_KQ_MIB_OUT_DATAGRAMS
+            } else {
+                sys::kq_mib_KQ_MIB_OUT_ERRORS
+            },
+            segments as u64,
+        );
         sent += segments;
     }
 }

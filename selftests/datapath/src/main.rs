@@ -1373,6 +1373,96 @@ fn msg_peek(tls: &Arc<Tls>) -> TResult {
     )
 }
 
+fn snmp() -> Result<BTreeMap<String, u64>, String> {
+    let t = std::fs::read_to_string("/proc/net/quic/snmp").ctx("/proc/net/quic/snmp")?;
+    let mut m = BTreeMap::new();
+    for line in t.lines() {
+        let mut it = line.split_whitespace();
+        if let (Some(k), Some(v)) = (it.next(), it.next()) {
+            m.insert(k.to_string(), v.parse::<u64>().ctx(line)?);
+        }
+    }
+    Ok(m)
+}
+
+/// /proc/net/quic: the listener and both ends of a live connection are listed with their
+/// addresses, state and connection IDs, and the namespace's counters move (handshakes,
+/// datagrams in and out).
+fn proc_net_quic(tls: &Arc<Tls>) -> TResult {
+    let before = snmp()?;
+    let (l, addr) = listener(false)?;
+    let stls = tls.clone();
+    let (tx, rx) = mpsc::channel::<()>();
+    let h = thread::spawn(move || -> TResult {
+        let (a, _) = l.accept().ctx("accept")?;
+        a.set_read_timeout(Some(TIMEOUT)).ctx("SO_RCVTIMEO")?;
+        server_handshake(&a, &stls.server).ctx("server handshake")?;
+        serve_echo(&a)?;
+        let _ = rx.recv_timeout(Duration::from_secs(30));
+        drop(l);
+        Ok(())
+    });
+    let cr = (|| {
+        let c = connected(&addr)?;
+        client_handshake(&c, &tls.client, None).ctx("client handshake")?;
+        echo_once(&c, b"for the proc files")?;
+        let local = c.local_addr().ctx("getsockname")?;
+        let t = std::fs::read_to_string("/proc/net/quic/sockets").ctx("/proc/net/quic/sockets")?;
+        let me = format!("{local} {addr} ESTABLISHED");
+        let peer = format!("{addr} {local} ESTABLISHED");
+        let listening = t
+            .lines()
+            .any(|l| l.starts_with(&format!("{addr} ")) && l.contains(" LISTEN "));
+        let mine = t.lines().find(|l| l.starts_with(&me));
+        let theirs = t.lines().find(|l| l.starts_with(&peer));
+        ensure!(listening, "no LISTEN line for {addr} in:\n{t}");
+        let (Some(mine), Some(theirs)) = (mine, theirs) else {
+            return Err(format!("no ESTABLISHED lines '{me}' and '{peer}' in:\n{t}"));
+        };
+        note!("client: {mine}");
+        note!("server: {theirs}");
+        // The client's local CID is the server's remote CID, and the other way round.
+        let f = |l: &str| -> Vec<String> { l.split_whitespace().map(str::to_string).collect() };
+        let (m, s) = (f(mine), f(theirs));
+        ensure!(m.len() >= 18 && s.len() >= 18, "short lines");
+        ensure!(
+            m[4] == s[5] && m[5] == s[4],
+            "CIDs do not pair up: {m:?} / {s:?}"
+        );
+        let rtt: u64 = m[6].parse().ctx("rtt")?;
+        ensure!(rtt > 0, "client rtt {rtt}");
+        Ok(())
+    })();
+    let _ = tx.send(());
+    let sr = h.join().unwrap_or_else(|p| Err(panic_message(p)));
+    cr.map_err(|e| format!("client: {e}"))?;
+    sr.map_err(|e| format!("server: {e}"))?;
+    let after = snmp()?;
+    let d = |k: &str| after.get(k).copied().unwrap_or(0) - before.get(k).copied().unwrap_or(0);
+    note!(
+        "counters: +{} handshakes, +{} datagrams in, +{} out, +{} accept-queued",
+        d("QuicHandshakes"),
+        d("QuicInDatagrams"),
+        d("QuicOutDatagrams"),
+        d("QuicAcceptQueued")
+    );
+    ensure!(
+        d("QuicHandshakes") >= 2,
+        "Handshakes moved by {}",
+        d("QuicHandshakes")
+    );
+    ensure!(
+        d("QuicAcceptQueued") >= 1,
+        "AcceptQueued moved by {}",
+        d("QuicAcceptQueued")
+    );
+    ensure!(
+        d("QuicInDatagrams") >= 4 && d("QuicOutDatagrams") >= 4,
+        "datagram counters"
+    );
+    Ok(())
+}
+
 fn errno_listener_sendmsg(_: &Arc<Tls>) -> TResult {
     let (l, _) = listener(false)?;
     let e = expect_errno(
@@ -1455,6 +1545,7 @@ const TESTS: &[(&str, TestFn)] = &[
     ("close_drains_then_frees", close_drains_then_frees),
     ("remote_transport_params", remote_transport_params),
     ("msg_peek", msg_peek),
+    ("proc_net_quic", proc_net_quic),
     ("nonblocking_epoll", nonblocking_epoll),
     ("retry_handshake", retry_handshake),
     ("connections_loop", connections_loop),
