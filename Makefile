@@ -6,6 +6,7 @@
 #   make interop our engine against quinn and aioquic over loopback UDP, also through the
 #                impairment relay
 #   make fuzz    every fuzz target for FUZZ_SECONDS each
+#   make fuzz-kernel  the IPPROTO_QUIC syscall fuzzer in the VM for FUZZ_KERNEL_SECONDS
 #
 # Each target installs what it needs (vm/setup-toolchain.sh) and builds the guest kernel once
 # into a cache outside the tree (~/.cache/kquic, keyed by kernel version + config hash).
@@ -23,7 +24,7 @@ CARGO ?= cargo
 
 KO := $(BUILD)/kmod-$(FLAVOUR)/quic.ko
 
-.PHONY: all setup kernel module samples selftests host-check vm-check check check-debug demo bench bench-vm interop fuzz clean \
+.PHONY: all setup kernel module samples selftests host-check vm-check check check-debug demo bench bench-vm interop fuzz fuzz-kernel clean \
 	libquic libquic-check install agent agent-install
 
 all: module selftests
@@ -123,6 +124,18 @@ interop:
 
 fuzz:
 	proto/fuzz/run.sh $(FUZZ_SECONDS)
+
+# The syscall fuzzer of IPPROTO_QUIC sockets in the guest (selftests/fuzz/fuzz-kernel.sh):
+# FUZZ_KERNEL_SECONDS in all, in rounds of a minute; FUZZ_KERNEL_SEED (printed when not given)
+# repeats a run; FLAVOUR=debug for the KASAN/lockdep/kmemleak kernel.
+FUZZ_KERNEL_SECONDS ?= 300
+FUZZ_KERNEL_SEED ?=
+FUZZ_KERNEL_THREADS ?= 4
+SOCKFUZZ_BIN := $(or $(CARGO_TARGET_DIR),$(ROOT)/target)/release/quic_sockfuzz
+fuzz-kernel: module
+	$(CARGO) build --release -p kquic-fuzz
+	vm/run.sh -f $(FLAVOUR) -- FUZZ_KERNEL_SEED=$(FUZZ_KERNEL_SEED) FUZZ_KERNEL_THREADS=$(FUZZ_KERNEL_THREADS) \
+		selftests/fuzz/fuzz-kernel.sh $(KO) $(SOCKFUZZ_BIN) $(FUZZ_KERNEL_SECONDS)
 
 clean:
 	rm -rf $(BUILD)
