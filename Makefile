@@ -127,14 +127,17 @@ fuzz:
 
 # The syscall fuzzer of IPPROTO_QUIC sockets in the guest (selftests/fuzz/fuzz-kernel.sh):
 # FUZZ_KERNEL_SECONDS in all, in rounds of a minute; FUZZ_KERNEL_SEED (printed when not given)
-# repeats a run; FLAVOUR=debug for the KASAN/lockdep/kmemleak kernel.
+# repeats a run; FUZZ_KERNEL_ARGS adds quic_sockfuzz options; FLAVOUR=debug for the
+# KASAN/lockdep/kmemleak kernel.
 FUZZ_KERNEL_SECONDS ?= 300
 FUZZ_KERNEL_SEED ?=
 FUZZ_KERNEL_THREADS ?= 4
+FUZZ_KERNEL_ARGS ?=
 SOCKFUZZ_BIN := $(or $(CARGO_TARGET_DIR),$(ROOT)/target)/release/quic_sockfuzz
 fuzz-kernel: module
 	$(CARGO) build --release -p kquic-fuzz
 	vm/run.sh -f $(FLAVOUR) -- FUZZ_KERNEL_SEED=$(FUZZ_KERNEL_SEED) FUZZ_KERNEL_THREADS=$(FUZZ_KERNEL_THREADS) \
+		FUZZ_KERNEL_ARGS='$(FUZZ_KERNEL_ARGS)' \
 		selftests/fuzz/fuzz-kernel.sh $(KO) $(SOCKFUZZ_BIN) $(FUZZ_KERNEL_SECONDS)
 
 clean:

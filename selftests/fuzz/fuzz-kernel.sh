@@ -7,7 +7,8 @@
 # kmemleak line), the last operations of every thread are printed: keep them under
 # selftests/fuzz/corpus/ and replay them with quic_sockfuzz --replay FILE.
 #   fuzz-kernel.sh <quic.ko> <quic_sockfuzz> [SECONDS] [SEED] [THREADS]
-# SEED and THREADS may also come from FUZZ_KERNEL_SEED and FUZZ_KERNEL_THREADS.
+# SEED and THREADS may also come from FUZZ_KERNEL_SEED and FUZZ_KERNEL_THREADS; FUZZ_KERNEL_ARGS
+# adds quic_sockfuzz options (e.g. --avoid-zero-recv).
 # Exit status 0 when nothing was found.
 set -u
 KO=$(realpath "${1:?usage: fuzz-kernel.sh quic.ko quic_sockfuzz [seconds] [seed] [threads]}")
@@ -27,7 +28,7 @@ kmemleak=/sys/kernel/debug/kmemleak
 mount -t debugfs none /sys/kernel/debug 2>/dev/null
 [ -w $kmemleak ] && echo clear > $kmemleak
 dmesg -C
-echo "# fuzz-kernel: $(uname -r), quic.ko $KO, $SECS s, base seed $SEED, $THREADS threads, rounds of $ROUND s"
+echo "# fuzz-kernel: $(uname -r), quic.ko $KO, $SECS s, base seed $SEED, $THREADS threads, rounds of $ROUND s, options: ${FUZZ_KERNEL_ARGS:-none}"
 insmod "$KO" || { echo "not ok insmod"; exit 1; }
 
 logdir=$(mktemp -d)
@@ -40,7 +41,8 @@ while [ $SECONDS -lt "$end" ]; do
   seed=$((SEED + round))
   echo "# round $round: seed $seed ($(printf '%#x' "$seed")), $r s"
   mkdir -p "$logdir/$round"
-  "$BIN" --seconds "$r" --seed "$seed" --threads "$THREADS" --log-dir "$logdir/$round" &
+  # shellcheck disable=SC2086 # FUZZ_KERNEL_ARGS: more quic_sockfuzz options, split on spaces
+  "$BIN" --seconds "$r" --seed "$seed" --threads "$THREADS" --log-dir "$logdir/$round" ${FUZZ_KERNEL_ARGS:-} &
   pid=$!
   # The fuzzer stops by itself (its watchdog reports calls blocked past 20 s and gives up on
   # them a minute after the end); a process that cannot exit has threads stuck in the kernel.
