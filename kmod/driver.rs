@@ -11,8 +11,9 @@ use quic_proto::cid::ConnectionId;
 use quic_proto::conn::{CloseSource, Config, Connection, Event, Key32, Level};
 use quic_proto::crypto::Rng;
 use quic_proto::recovery::cc::Algorithm;
+use quic_proto::stream::StreamEvent;
 use quic_proto::transport_params::TransportParams;
-use quic_uapi as uapi;
+use quic_uapi::{self as uapi, AbiStruct};
 
 use crate::crypto::KernelCrypto;
 use crate::rx::{RxDatagram, LOCAL_CID_LEN};
@@ -170,7 +171,16 @@ pub(crate) struct ConnState {
     net: *mut sys::net,
     /// Engine counters already added to the namespace's (lost, dropped, key updates).
     counted: (u64, u64, u64),
+    /// `QUIC_SOCKOPT_EVENT`: bit `1 << type` for each event the application wants.
+    pub(crate) events_on: u32,
+    /// Notifications waiting for `recvmsg` (`MSG_QUIC_NOTIFICATION`), each the event type
+    /// byte and its payload, oldest first; `note_read` bytes of the first were read already.
+    notes: MVec<MVec<u8>>,
+    pub(crate) note_read: usize,
 }
+
+/// Notifications kept for an application that does not read them, at most.
+const NOTES_MAX: usize = 1024;
 
 impl ConnState {
     /// Wraps a new connection of socket `sk`.
@@ -196,6 +206,9 @@ impl ConnState {
                 initial_dcid,
                 net,
                 counted: (0, 0, 0),
+                events_on: 0,
+                notes: MVec::new(),
+                note_read: 0,
             },
             GFP_KERNEL,
         )
@@ -250,12 +263,119 @@ impl ConnState {
         self.readable.retain(|s| *s != id);
     }
 
-    /// Something to read: stream data or CRYPTO bytes.
+    /// Something to read: stream data, CRYPTO bytes or a notification.
     pub(crate) fn has_input(&self) -> bool {
-        !self.readable.is_empty() || self.crypto != 0
+        !self.readable.is_empty() || self.crypto != 0 || !self.notes.is_empty()
+    }
+
+    /// The unread part of the oldest notification.
+    pub(crate) fn note_front(&self) -> Option<&[u8]> {
+        self.notes.first().and_then(|n| n.get(self.note_read..))
+    }
+
+    /// `n` more bytes of the oldest notification were read; returns true when it is done.
+    pub(crate) fn note_consume(&mut self, n: usize) -> bool {
+        let len = self.notes.first().map_or(0, |v| v.len());
+        self.note_read += n;
+        if self.note_read >= len {
+            self.note_read = 0;
+            if !self.notes.is_empty() {
+                drop(self.notes.remove(0));
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Queues notification `ty` with `payload` if the application enabled that event.
+    fn notify(&mut self, ty: u8, payload: &[u8]) {
+        if self.events_on & (1 << ty) == 0 || self.notes.len() >= NOTES_MAX {
+            return;
+        }
+        let mut v = MVec::new();
+        if v.reserve(1 + payload.len()).is_err() || self.notes.reserve(1).is_err() {
+            return;
+        }
+        let _ = v.push(ty);
+        let _ = v.extend_from_slice(payload);
+        let _ = self.notes.push(v);
+    }
+
+    /// Queues the ABI struct `v` as the payload of notification `ty`.
+    fn notify_struct<T: AbiStruct>(&mut self, ty: u8, v: &T) {
+        let mut image = [0u8; 96];
+        let n = v.write_prefix(&mut image[..T::SIZE.min(96)]);
+        self.notify(ty, &image[..n]);
+    }
+
+    /// The application's events, from the engine's.
+    fn on_notification(&mut self, ev: &Event) {
+        match ev {
+            Event::Stream(StreamEvent::Update {
+                id,
+                state,
+                errcode,
+                final_size,
+            }) => self.notify_struct(
+                uapi::QUIC_EVENT_STREAM_UPDATE,
+                &uapi::quic_stream_update {
+                    id: id.raw() as i64,
+                    state: state.abi(),
+                    errcode: *errcode as u32,
+                    finalsz: *final_size,
+                    ..Default::default()
+                },
+            ),
+            Event::Stream(StreamEvent::MaxData { id, max_data }) => self.notify_struct(
+                uapi::QUIC_EVENT_STREAM_MAX_DATA,
+                &uapi::quic_stream_max_data {
+                    id: id.raw() as i64,
+                    max_data: *max_data,
+                },
+            ),
+            Event::Stream(StreamEvent::MaxStreams { last_id, .. }) => {
+                // The last stream ID the new limit lets us open (lxin/quic's value).
+                let id = last_id.raw();
+                self.notify(uapi::QUIC_EVENT_STREAM_MAX_STREAM, &id.to_ne_bytes());
+            }
+            Event::ConnectionId {
+                dest,
+                active,
+                prior_to,
+            } => self.notify_struct(
+                uapi::QUIC_EVENT_CONNECTION_ID,
+                &uapi::quic_connection_id_info {
+                    dest: u8::from(*dest),
+                    active: *active as u32,
+                    prior_to: *prior_to as u32,
+                    ..Default::default()
+                },
+            ),
+            Event::Migration { local } => {
+                self.notify(uapi::QUIC_EVENT_CONNECTION_MIGRATION, &[u8::from(*local)])
+            }
+            Event::KeyUpdate { phase } => {
+                self.notify(uapi::QUIC_EVENT_KEY_UPDATE, &[u8::from(*phase)])
+            }
+            Event::NewToken(t) => self.notify(uapi::QUIC_EVENT_NEW_TOKEN, t),
+            Event::Closed(info) => {
+                let mut c = uapi::quic_connection_close {
+                    errcode: info.code as u32,
+                    frame: info.frame_type as u8,
+                    ..Default::default()
+                };
+                let n = info.reason.len().min(c.phrase.len() - 1);
+                c.phrase[..n].copy_from_slice(&info.reason[..n]);
+                self.notify_struct(uapi::QUIC_EVENT_CONNECTION_CLOSE, &c);
+            }
+            _ => {}
+        }
     }
 
     fn on_event(&mut self, sk: *mut sys::sock, ev: Event) {
+        if self.events_on != 0 {
+            self.on_notification(&ev);
+        }
         match ev {
             Event::LocalCidIssued { cid, .. } => {
                 // A connection ID we cannot route is one the peer's packets will not reach us

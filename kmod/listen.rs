@@ -228,6 +228,7 @@ unsafe fn setup_child(
     let config = driver::config(&st.opts);
     let conn = driver::new_server(&config, &req.accepted, req.to, req.from)?;
     let mut cs = ConnState::new(child, conn, tun, Some(req.accepted.initial_dcid))?;
+    cs.events_on = st.opts.events;
     for skb in core::mem::take(&mut req.skbs).iter() {
         // SAFETY: the request owned the skb; ownership moves to the datagram.
         if let Some(mut d) = unsafe { RxDatagram::from_raw(*skb) } {

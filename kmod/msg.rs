@@ -483,6 +483,25 @@ unsafe fn recvmsg_locked(
             }
             return Ok(n);
         }
+        if let Some(note) = cs.note_front() {
+            // A notification (MSG_QUIC_NOTIFICATION): its type byte and payload; a partial
+            // read leaves MSG_EOR clear until the rest is read.
+            let n = note.len().min(size);
+            // SAFETY: `msg` is valid; `note[..n]` is initialised.
+            let rc = unsafe { sys::kq_copy_to_msg(msg, note.as_ptr().cast(), n) };
+            if rc != 0 {
+                return Err(rc);
+            }
+            let done = if peek {
+                n == note.len()
+            } else {
+                cs.note_consume(n)
+            };
+            let f = uapi::MSG_QUIC_NOTIFICATION as i32 | if done { MSG_EOR } else { 0 };
+            // SAFETY: `msg` is valid.
+            unsafe { sys::kq_msg_set_flags(msg, f) };
+            return Ok(n);
+        }
         if let Some(id) = cs.readable_front().filter(|_| peek) {
             // MSG_PEEK: a copy of what a read would return first, nothing consumed.
             let sid = StreamId::new(id);

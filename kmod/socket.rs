@@ -401,6 +401,7 @@ pub(crate) unsafe extern "C" fn quic_connect(
             let config = driver::config(&st.opts);
             let conn = driver::new_client(&config, local, peer)?;
             let mut cs = ConnState::new(sk, conn, tun.try_clone()?, None)?;
+            cs.events_on = st.opts.events;
             sys::kq_sk_set_local(
                 sk,
                 addr::for_sock(family, &local.ip()).as_ptr().cast(),

@@ -34,7 +34,7 @@ pub(crate) struct Options {
     config: uapi::quic_config,
     local_tp: uapi::quic_transport_param,
     remote_tp: uapi::quic_transport_param,
-    events: u32,
+    pub(crate) events: u32,
     close: uapi::quic_connection_close,
     alpn: MVec<u8>,
     token: MVec<u8>,
@@ -302,7 +302,8 @@ fn set(
                 size_of::<uapi::quic_event_option>(),
                 Default::default(),
             )?;
-            if e.r#type == 0 || e.r#type >= uapi::QUIC_EVENT_MAX || e.on > 1 {
+            // Any non-zero `on` turns the event on, as in lxin/quic.
+            if e.r#type == 0 || e.r#type >= uapi::QUIC_EVENT_MAX {
                 return einval();
             }
             let bit = 1u32 << e.r#type;
@@ -772,7 +773,13 @@ pub(crate) unsafe extern "C" fn kq_rust_setsockopt(
     match unsafe {
         socket::with_locked(sk, |st| match conn_set(sk, st, optname, optval, optlen) {
             Some(r) => r,
-            None => set(&mut st.opts, optname, optval, optlen),
+            None => {
+                set(&mut st.opts, optname, optval, optlen)?;
+                if let Some(cs) = st.conn.as_deref_mut() {
+                    cs.events_on = st.opts.events;
+                }
+                Ok(())
+            }
         })
     } {
         Ok(()) => 0,

@@ -204,6 +204,13 @@ KTEST(event_option)
 	len = sizeof(ev);
 	EXPECT_OK(getsockopt(fd, SOL_QUIC, QUIC_SOCKOPT_EVENT, &ev, &len));
 	EXPECT_EQ(ev.on, 0);
+	/* Any non-zero on is on (lxin/quic). */
+	ev.on = 7;
+	EXPECT_OK(setsockopt(fd, SOL_QUIC, QUIC_SOCKOPT_EVENT, &ev, sizeof(ev)));
+	ev.on = 0;
+	len = sizeof(ev);
+	EXPECT_OK(getsockopt(fd, SOL_QUIC, QUIC_SOCKOPT_EVENT, &ev, &len));
+	EXPECT_EQ(ev.on, 1);
 	ev.type = QUIC_EVENT_MAX;
 	ev.on = 1;
 	EXPECT_ERRNO(setsockopt(fd, SOL_QUIC, QUIC_SOCKOPT_EVENT, &ev, sizeof(ev)), EINVAL);

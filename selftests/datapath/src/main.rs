@@ -20,7 +20,10 @@ use std::time::{Duration, Instant};
 use quic::ksock::{client_handshake, server_handshake, HandshakeInfo, Recv, SockType, Socket};
 use quic::tls::TlsConfig;
 use quic_uapi::{
-    MSG_QUIC_STREAM_DONTWAIT, MSG_QUIC_STREAM_FIN, MSG_QUIC_STREAM_NEW, MSG_QUIC_STREAM_UNI,
+    quic_connection_close, MSG_QUIC_NOTIFICATION, MSG_QUIC_STREAM_DONTWAIT, MSG_QUIC_STREAM_FIN,
+    MSG_QUIC_STREAM_NEW, MSG_QUIC_STREAM_UNI, QUIC_EVENT_CONNECTION_CLOSE, QUIC_EVENT_KEY_UPDATE,
+    QUIC_EVENT_STREAM_UPDATE, QUIC_SOCKOPT_CONNECTION_CLOSE, QUIC_SOCKOPT_EVENT,
+    QUIC_SOCKOPT_KEY_UPDATE, SOL_QUIC,
 };
 use rcgen::{CertificateParams, KeyPair};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -1463,6 +1466,157 @@ fn proc_net_quic(tls: &Arc<Tls>) -> TResult {
     Ok(())
 }
 
+fn set_event(s: &Socket, ty: u8, on: bool) -> TResult {
+    s.setsockopt_raw(SOL_QUIC, QUIC_SOCKOPT_EVENT, &[ty, u8::from(on)])
+        .ctx("setsockopt(QUIC_SOCKOPT_EVENT)")
+}
+
+/// Reads until `want` accepts a notification (type byte, payload), collecting stream data on
+/// the way; fails after `limit`.
+fn until_event(
+    s: &Socket,
+    data: &mut Vec<u8>,
+    limit: Duration,
+    mut want: impl FnMut(u8, &[u8]) -> bool,
+) -> Result<(u8, Vec<u8>), String> {
+    let end = Instant::now() + limit;
+    let mut buf = vec![0u8; 4096];
+    while Instant::now() < end {
+        let r = match s.recv_raw(&mut buf, 0) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(format!("recvmsg: {e}")),
+        };
+        if r.msg_flags & MSG_QUIC_NOTIFICATION != 0 {
+            ensure!(r.eor(), "notification of {} bytes without MSG_EOR", r.len);
+            let (ty, payload) = (buf[0], buf[1..r.len].to_vec());
+            if want(ty, &payload) {
+                return Ok((ty, payload));
+            }
+        } else if r.handshake_level.is_none() {
+            data.extend_from_slice(&buf[..r.len]);
+        } else {
+            note!(
+                "record: {} bytes, level {:?}, flags {:#x}",
+                r.len,
+                r.handshake_level,
+                r.msg_flags
+            );
+        }
+    }
+    Err("no such notification in time".into())
+}
+
+/// Events (MSG_QUIC_NOTIFICATION), each enabled by QUIC_SOCKOPT_EVENT: a stream's updates,
+/// a key update, the peer's close. A partial read of a notification leaves MSG_EOR clear.
+fn events(tls: &Arc<Tls>) -> TResult {
+    let (l, addr) = listener(false)?;
+    let stls = tls.clone();
+    let (tx, rx) = mpsc::channel::<()>();
+    let h = thread::spawn(move || -> TResult {
+        let (a, _) = l.accept().ctx("accept")?;
+        a.set_read_timeout(Some(TIMEOUT)).ctx("SO_RCVTIMEO")?;
+        server_handshake(&a, &stls.server).ctx("server handshake")?;
+        serve_echo(&a)?;
+        // A second stream after the client's key update: answered with the new keys.
+        serve_echo(&a)?;
+        let _ = rx.recv_timeout(Duration::from_secs(30));
+        a.set_quic_opt(
+            QUIC_SOCKOPT_CONNECTION_CLOSE,
+            &quic_connection_close {
+                errcode: 0x1234,
+                ..Default::default()
+            },
+        )
+        .ctx("CONNECTION_CLOSE")?;
+        Ok(())
+    });
+    let cr = (|| {
+        let c = new_socket(&addr)?;
+        for ty in [
+            QUIC_EVENT_STREAM_UPDATE,
+            QUIC_EVENT_KEY_UPDATE,
+            QUIC_EVENT_CONNECTION_CLOSE,
+        ] {
+            set_event(&c, ty, true)?;
+        }
+        c.connect(&addr).ctx("connect")?;
+        client_handshake(&c, &tls.client, None).ctx("client handshake")?;
+        c.send(b"events", -1, MSG_QUIC_STREAM_NEW | MSG_QUIC_STREAM_FIN)
+            .ctx("send")?;
+        let mut data = Vec::new();
+        // Our data acknowledged: stream 0's sending part is in Data Recvd (3).
+        let (_, p) = until_event(&c, &mut data, TIMEOUT, |ty, p| {
+            ty == QUIC_EVENT_STREAM_UPDATE && p.len() >= 9 && p[8] == 3
+        })?;
+        let sid = i64::from_ne_bytes(p[..8].try_into().unwrap_or_default());
+        ensure!(sid == 0, "stream update for stream {sid}");
+        c.set_quic_opt_bytes(QUIC_SOCKOPT_KEY_UPDATE, &[])
+            .ctx("KEY_UPDATE")?;
+        c.send(b"new keys", -1, MSG_QUIC_STREAM_NEW | MSG_QUIC_STREAM_FIN)
+            .ctx("send after the key update")?;
+        let (_, phase) = until_event(&c, &mut data, TIMEOUT, |ty, _| ty == QUIC_EVENT_KEY_UPDATE)?;
+        note!("key update event: phase {:?}", phase);
+        ensure!(phase == [1], "key phase after one update: {phase:?}");
+        let _ = tx.send(());
+        // A partial read of the close notification: MSG_EOR only with its last byte.
+        let end = Instant::now() + TIMEOUT;
+        let mut first = [0u8; 3];
+        let r = loop {
+            ensure!(Instant::now() < end, "no close notification");
+            let r = c.recv_raw(&mut first, 0).ctx("recvmsg")?;
+            if r.msg_flags & MSG_QUIC_NOTIFICATION == 0 {
+                if r.handshake_level.is_none() {
+                    data.extend_from_slice(&first[..r.len]);
+                }
+                continue;
+            }
+            if first[0] == QUIC_EVENT_CONNECTION_CLOSE {
+                break r;
+            }
+            // Another notification (a stream update): read the rest of it.
+            let mut done = r.eor();
+            while !done {
+                let mut skip = [0u8; 64];
+                done = c
+                    .recv_raw(&mut skip, 0)
+                    .ctx("rest of a notification")?
+                    .eor();
+            }
+        };
+        ensure!(
+            first[0] == QUIC_EVENT_CONNECTION_CLOSE,
+            "event type {}",
+            first[0]
+        );
+        ensure!(!r.eor(), "MSG_EOR on a 3-byte read of a close notification");
+        let mut rest = [0u8; 128];
+        let r2 = c.recv_raw(&mut rest, 0).ctx("rest of the notification")?;
+        ensure!(
+            r2.msg_flags & MSG_QUIC_NOTIFICATION != 0 && r2.eor(),
+            "rest without EOR"
+        );
+        let mut whole = first[1..].to_vec();
+        whole.extend_from_slice(&rest[..r2.len]);
+        let code = u32::from_ne_bytes(whole[..4].try_into().unwrap_or_default());
+        note!(
+            "close notification: {} bytes, error code {code:#x}",
+            whole.len()
+        );
+        ensure!(code == 0x1234, "close error code {code:#x}");
+        ensure!(
+            data == b"eventsnew keys",
+            "data around the events: {:?}",
+            data
+        );
+        Ok(())
+    })();
+    let _ = tx.send(());
+    let sr = h.join().unwrap_or_else(|p| Err(panic_message(p)));
+    cr.map_err(|e| format!("client: {e}"))?;
+    sr.map_err(|e| format!("server: {e}"))
+}
+
 fn errno_listener_sendmsg(_: &Arc<Tls>) -> TResult {
     let (l, _) = listener(false)?;
     let e = expect_errno(
@@ -1546,6 +1700,7 @@ const TESTS: &[(&str, TestFn)] = &[
     ("remote_transport_params", remote_transport_params),
     ("msg_peek", msg_peek),
     ("proc_net_quic", proc_net_quic),
+    ("events", events),
     ("nonblocking_epoll", nonblocking_epoll),
     ("retry_handshake", retry_handshake),
     ("connections_loop", connections_loop),
