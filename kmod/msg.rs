@@ -442,6 +442,13 @@ unsafe fn recvmsg_locked(
     buf: &mut [u8],
     timeo: &mut c_long,
 ) -> Result<usize, i32> {
+    // SAFETY: per the contract.
+    conn_of(unsafe { st(sk) }?)?;
+    // Nothing fits: return at once, consuming nothing (and never spinning on a readable
+    // stream that a zero-byte read cannot drain).
+    if size == 0 {
+        return Ok(0);
+    }
     loop {
         // SAFETY: per the contract.
         let cs = conn_of(unsafe { st(sk) }?)?;

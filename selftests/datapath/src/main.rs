@@ -1624,6 +1624,31 @@ fn events(tls: &Arc<Tls>) -> TResult {
     sr.map_err(|e| format!("server: {e}"))
 }
 
+/// recvmsg with a zero-length buffer returns 0 at once and consumes nothing, also with stream
+/// data waiting (it used to spin holding the socket lock: the fuzzer's corpus has the case).
+fn zero_length_recv(tls: &Arc<Tls>) -> TResult {
+    pair(
+        tls,
+        false,
+        Linger::UntilClientDone,
+        |srv| {
+            // Let the data arrive, then ask for none of it.
+            let mut one = [0u8; 1];
+            let p = srv.sock.recv_raw(&mut one, libc::MSG_PEEK).ctx("peek")?;
+            ensure!(p.len == 1, "peek {}", p.len);
+            let z = srv.sock.recv_raw(&mut [], 0).ctx("zero-length recvmsg")?;
+            ensure!(z.len == 0, "zero-length recvmsg returned {}", z.len);
+            let zp = srv
+                .sock
+                .recv_raw(&mut [], libc::MSG_PEEK)
+                .ctx("zero-length peek")?;
+            ensure!(zp.len == 0, "zero-length peek returned {}", zp.len);
+            serve_echo(&srv.sock)
+        },
+        |c, _, _| echo_once(c, b"nothing lost"),
+    )
+}
+
 fn errno_listener_sendmsg(_: &Arc<Tls>) -> TResult {
     let (l, _) = listener(false)?;
     let e = expect_errno(
@@ -1708,6 +1733,7 @@ const TESTS: &[(&str, TestFn)] = &[
     ("msg_peek", msg_peek),
     ("proc_net_quic", proc_net_quic),
     ("events", events),
+    ("zero_length_recv", zero_length_recv),
     ("nonblocking_epoll", nonblocking_epoll),
     ("retry_handshake", retry_handshake),
     ("connections_loop", connections_loop),
