@@ -6,8 +6,8 @@ use std::io;
 use std::mem::size_of;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use quic::ksock::{client_handshake, server_handshake, Socket};
 use quic::tls::{parse_alpn, TlsConfig, SYSTEM_CA_FILES};
@@ -505,6 +505,11 @@ pub const PEER_KEY_TIMEOUT_S: u32 = 3600;
 /// its older one) and expiring after [`PEER_KEY_TIMEOUT_S`]; its serial is the identity DONE
 /// reports. `None` if the kernel refuses it.
 fn record_peer_cert(der: &[u8], peer: &str) -> Option<u32> {
+    let alg = self_signed_algorithm(der);
+    if alg.is_some_and(|a| REFUSED_ALGS.refused(a, Instant::now())) {
+        log::debug!("peer certificate of {peer} not recorded: the kernel cannot check its signature algorithm");
+        return None;
+    }
     match keys::add(
         "asymmetric",
         &format!("kquic x509 {peer}"),
@@ -519,10 +524,111 @@ fn record_peer_cert(der: &[u8], peer: &str) -> Option<u32> {
         }
         Ok(_) => None,
         Err(e) => {
-            log::warn!("peer certificate of {peer} not recorded as a key: {e}");
+            // No such algorithm in the kernel to check a self-signed certificate with: each
+            // try costs the kernel's module requests, seconds under emulation, on the way to
+            // DONE. Stop trying self-signed certificates of that algorithm for a while.
+            let missing = matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOPKG));
+            if let (true, Some(a)) = (missing, alg) {
+                REFUSED_ALGS.mark(a, Instant::now());
+            }
+            log::warn!(
+                "peer certificate of {peer} not recorded as a key: {e}{}",
+                if missing {
+                    " (its signature algorithm is not in the kernel; not tried again for 10 minutes)"
+                } else {
+                    ""
+                }
+            );
             None
         }
     }
+}
+
+/// How long certificates of a signature algorithm the kernel could not check are not offered
+/// to it again.
+const REFUSED_ALG_RETRY: Duration = Duration::from_secs(600);
+
+/// Signature algorithms (a certificate's DER `AlgorithmIdentifier`) the kernel refused, and
+/// when.
+struct RefusedAlgs(Mutex<Vec<(Vec<u8>, Instant)>>);
+
+static REFUSED_ALGS: RefusedAlgs = RefusedAlgs::new();
+
+impl RefusedAlgs {
+    /// None refused.
+    const fn new() -> Self {
+        Self(Mutex::new(Vec::new()))
+    }
+
+    /// Whether `alg` was refused less than [`REFUSED_ALG_RETRY`] before `now`.
+    fn refused(&self, alg: &[u8], now: Instant) -> bool {
+        let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        v.retain(|(_, t)| now.saturating_duration_since(*t) < REFUSED_ALG_RETRY);
+        v.iter().any(|(a, _)| a == alg)
+    }
+
+    /// Records that the kernel refused `alg` at `now`.
+    fn mark(&self, alg: &[u8], now: Instant) {
+        let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        v.retain(|(a, _)| a != alg);
+        v.push((alg.to_vec(), now));
+    }
+}
+
+/// One DER element at the start of `d`: (tag, header length, total length).
+fn der_element(d: &[u8]) -> Option<(u8, usize, usize)> {
+    let tag = *d.first()?;
+    let first = usize::from(*d.get(1)?);
+    let (header, len) = if first < 0x80 {
+        (2, first)
+    } else {
+        let n = first & 0x7f;
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for i in 0..n {
+            len = (len << 8) | usize::from(*d.get(2 + i)?);
+        }
+        (2 + n, len)
+    };
+    let total = header.checked_add(len)?;
+    (total <= d.len()).then_some((tag, header, total))
+}
+
+/// The `signatureAlgorithm` (DER) of a self-signed DER certificate: the kernel checks the
+/// signature of those when they are added, and only of those. `None` for other certificates
+/// and for what does not parse. A certificate is `SEQUENCE { tbsCertificate,
+/// signatureAlgorithm, signatureValue }`, its `tbsCertificate` `SEQUENCE { [0] version
+/// OPTIONAL, serialNumber, signature, issuer, validity, subject, ... }`.
+fn self_signed_algorithm(cert: &[u8]) -> Option<&[u8]> {
+    let (tag, header, total) = der_element(cert)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let body = &cert[header..total];
+    let (tag, tbs_header, tbs_total) = der_element(body)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let mut fields = Vec::with_capacity(5);
+    let mut tbs = &body[tbs_header..tbs_total];
+    let mut first = true;
+    while fields.len() < 5 {
+        let (tag, _, len) = der_element(tbs)?;
+        if !(first && tag == 0xa0) {
+            fields.push(&tbs[..len]);
+        }
+        first = false;
+        tbs = &tbs[len..];
+    }
+    // serialNumber, signature, issuer, validity, subject.
+    if fields[2] != fields[4] {
+        return None;
+    }
+    let rest = &body[tbs_total..];
+    let (tag, _, alg) = der_element(rest)?;
+    (tag == 0x30).then(|| &rest[..alg])
 }
 
 impl Handshaker for QuicHandshaker {
@@ -635,6 +741,59 @@ impl QuicHandshaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn algorithms_of_self_signed_certificates() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["a.example".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let der = cert.der().to_vec();
+        // ecdsa-with-SHA256 (1.2.840.10045.4.3.2), rcgen's default.
+        let ecdsa_sha256 = [
+            0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
+        ];
+        assert_eq!(self_signed_algorithm(&der), Some(&ecdsa_sha256[..]));
+        for cut in [0, 1, 2, 5, der.len() / 2, der.len() - 1] {
+            assert_eq!(self_signed_algorithm(&der[..cut]), None, "cut at {cut}");
+        }
+        assert_eq!(self_signed_algorithm(b"garbage, not DER"), None);
+        assert_eq!(
+            self_signed_algorithm(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]),
+            None
+        );
+        // Issued by a CA: not self-signed; the CA's own certificate is.
+        let mut ca_params = rcgen::CertificateParams::new(vec![]).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "kquic test CA");
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["b.example".into()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca, &ca_key)
+            .unwrap();
+        assert_eq!(self_signed_algorithm(leaf.der()), None);
+        assert_eq!(self_signed_algorithm(ca.der()), Some(&ecdsa_sha256[..]));
+    }
+
+    #[test]
+    fn refused_algorithms_expire() {
+        let r = RefusedAlgs::new();
+        let t0 = Instant::now();
+        assert!(!r.refused(b"alg1", t0));
+        r.mark(b"alg1", t0);
+        assert!(r.refused(b"alg1", t0 + Duration::from_secs(1)));
+        assert!(!r.refused(b"alg2", t0 + Duration::from_secs(1)));
+        assert!(r.refused(b"alg1", t0 + REFUSED_ALG_RETRY - Duration::from_secs(1)));
+        assert!(!r.refused(b"alg1", t0 + REFUSED_ALG_RETRY));
+        // Marked again: refused again.
+        r.mark(b"alg1", t0 + REFUSED_ALG_RETRY);
+        assert!(r.refused(b"alg1", t0 + REFUSED_ALG_RETRY));
+    }
     use crate::config::tests::{cert_pem, TempDir};
     use crate::genl::X509Keys;
     use std::net::UdpSocket;

@@ -48,13 +48,13 @@ client_ca_file = "$D/kr/cert.pem"
 [psk]
 library = "${LIBQUIC:-libquic.so.1}"
 EOC
-start_agent() {
+start_agent() { # [command prefix, e.g. nice -n 15]
   local r0
   r0=$(grep -c 'ready: serving' "$D/agent.log" 2>/dev/null)
-  "$AGENT" --config "$D/agent.toml" --foreground 2>>"$D/agent.log" &
+  "$@" "$AGENT" --config "$D/agent.toml" --foreground 2>>"$D/agent.log" &
   agent=$!
   # Ready once it has joined the multicast group (a new "ready" line).
-  for _ in $(seq 100); do
+  for _ in $(seq 150); do
     [ "$(grep -c 'ready: serving' "$D/agent.log")" -gt "${r0:-0}" ] && break
     sleep 0.1
   done
@@ -269,14 +269,22 @@ fi
 #     were). 14. A restarted agent serves the next connection.
 udp_count() { cat /proc/net/udp /proc/net/udp6 2>/dev/null | wc -l; }
 quic_refs() { awk '$1 == "quic" { print $3 }' /proc/modules; }
+# An agent at a lower priority than this shell, so that under emulation the loop below still
+# runs while the agent's handshake threads take every CPU, and kills it on time.
+kill $agent; wait $agent 2>/dev/null
+start_agent nice -n 15
+# Connections of the earlier cases may still be in their closing period: wait until nothing
+# holds quic.ko (its reference count is the number of open QUIC sockets), then take the counts.
+for _ in $(seq 150); do [ "$(quic_refs)" = 0 ] && break; sleep 0.2; done
 udp0=$(udp_count) refs0=$(quic_refs)
 done0=$(grep -c 'handshake done' "$D/agent.log")
 start=$(date +%s)
-timeout 120 insmod "$SAMPLE" role=both port=4718 clients=20 streams=1 timeout_ms=20000 2>"$D/err" &
+timeout 120 insmod "$SAMPLE" role=both port=4718 clients=40 streams=1 timeout_ms=20000 2>"$D/err" &
 ins=$!
-# Kill once a few handshakes have completed, with the rest queued or in flight.
+# Kill once a few handshakes have completed, with the rest queued or in flight (40 clients:
+# below max_handshakes, so that their servers always find a slot).
 for _ in $(seq 300); do
-  [ $(( $(grep -c 'handshake done' "$D/agent.log") - done0 )) -ge 8 ] && break
+  [ $(( $(grep -c 'handshake done' "$D/agent.log") - done0 )) -ge 4 ] && break
   sleep 0.1
 done
 kill -9 $agent; wait $agent 2>/dev/null; agent=""
@@ -290,17 +298,17 @@ if [ $rc = 124 ]; then
 else
   cok=$(param clients_ok) cfail=$(param clients_failed)
   rmmod quic_sample
-  for _ in $(seq 100); do
+  for _ in $(seq 150); do
     [ "$(udp_count)" = "$udp0" ] && [ "$(quic_refs)" = "$refs0" ] && break
     sleep 0.2
   done
   udp1=$(udp_count) refs1=$(quic_refs)
-  if [ $rc = 0 ] && [ $((cok + cfail)) = 20 ] && [ "$cfail" -ge 1 ] && [ "$udp1" = "$udp0" ] \
+  if [ $rc = 0 ] && [ $((cok + cfail)) = 40 ] && [ "$cfail" -ge 1 ] && [ "$udp1" = "$udp0" ] \
      && [ "$refs1" = "$refs0" ]; then
     ok "agent killed mid-handshakes: $cok succeeded, $cfail failed in ${took} s, nothing leaks"
   else
     not_ok "agent killed mid-handshakes: requests end, nothing leaks" \
-      "insmod $rc, $cok ok + $cfail failed of 20, UDP lines $udp0 -> $udp1, quic refs $refs0 -> $refs1"
+      "insmod $rc, $cok ok + $cfail failed of 40, UDP lines $udp0 -> $udp1, quic refs $refs0 -> $refs1"
   fi
 fi
 start_agent
