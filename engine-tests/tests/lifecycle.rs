@@ -295,3 +295,23 @@ fn disable_1rtt_encryption_only_when_both_ask() {
     assert_eq!(plaintext_run(false, true), (false, false, false));
     assert_eq!(plaintext_run(false, false), (false, false, false));
 }
+
+/// A client that has sent nothing yet (a kernel consumer's socket waiting for the handshake
+/// agent) has no idle timer: it cannot time out before its first packet, however long the
+/// wait.
+#[test]
+fn no_idle_timeout_before_the_first_packet() {
+    let mut setup = Setup::new(57);
+    setup.client.transport_params.max_idle_timeout = 1_000;
+    setup.server.transport_params.max_idle_timeout = 1_000;
+    let mut sim = Sim::new(setup);
+    let conn = sim.client.conn_mut();
+    assert_eq!(conn.stats().packets_sent, 0);
+    assert_eq!(conn.poll_timeout(), None, "a timer before anything was sent");
+    conn.on_timeout(60 * S);
+    assert!(!conn.is_closed(), "closed without ever sending");
+    // Later, the handshake still completes (idle_timeout_closes_both_sides covers the timer
+    // once packets flow).
+    assert!(sim.handshake(65 * S));
+    assert!(sim.client.closed.is_none());
+}

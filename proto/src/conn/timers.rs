@@ -33,6 +33,12 @@ fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 
 impl<C: Crypto> Connection<C> {
     fn idle_deadline(&self) -> Option<u64> {
+        // Nothing sent or received yet (a client whose ClientHello has not been written, for
+        // example while a kernel consumer's handshake request waits for the agent): there is
+        // no connection to time out; the first packet starts the timer.
+        if self.stats.packets_sent == 0 && self.stats.datagrams_received == 0 {
+            return None;
+        }
         let t = self.idle_timeout();
         (t > 0).then(|| self.timers.idle_start.saturating_add(t))
     }
