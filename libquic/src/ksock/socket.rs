@@ -545,6 +545,14 @@ impl Socket {
         self.sendmsg_control(data, &mut control, clen, (flags & dontwait) as i32)
     }
 
+    /// Sends `data` as one datagram (RFC 9221): `MSG_QUIC_DATAGRAM` on a message without
+    /// stream information. `flags` are further `sendmsg` flags (`libc::MSG_DONTWAIT`).
+    pub fn send_datagram(&self, data: &[u8], flags: i32) -> io::Result<usize> {
+        let mut control = CmsgBuf::default();
+        let flags = flags | quic_uapi::MSG_QUIC_DATAGRAM as i32;
+        self.sendmsg_control(data, &mut control, 0, flags)
+    }
+
     /// Sends handshake (CRYPTO) bytes at `level` (`QUIC_HANDSHAKE_INFO`).
     pub fn send_handshake(&self, level: Level, data: &[u8]) -> io::Result<usize> {
         let mut control = CmsgBuf::default();
