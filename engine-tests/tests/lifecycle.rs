@@ -307,7 +307,11 @@ fn no_idle_timeout_before_the_first_packet() {
     let mut sim = Sim::new(setup);
     let conn = sim.client.conn_mut();
     assert_eq!(conn.stats().packets_sent, 0);
-    assert_eq!(conn.poll_timeout(), None, "a timer before anything was sent");
+    assert_eq!(
+        conn.poll_timeout(),
+        None,
+        "a timer before anything was sent"
+    );
     conn.on_timeout(60 * S);
     assert!(!conn.is_closed(), "closed without ever sending");
     // Later, the handshake still completes (idle_timeout_closes_both_sides covers the timer
