@@ -14,6 +14,11 @@
 #ifndef _LINUX_QUIC_H
 #define _LINUX_QUIC_H
 
+#ifndef __KERNEL__
+/* Userspace built with this tree's include/ on its path: the UAPI is what it wants. */
+#include "../uapi/linux/quic.h"
+#else
+
 #include <linux/sockptr.h>
 #include <uapi/linux/quic.h>
 
@@ -31,4 +36,5 @@ int quic_do_getsockopt(struct sock *sk, int optname, sockptr_t optval, sockptr_t
 int quic_kernel_setsockopt(struct sock *sk, int optname, void *optval, unsigned int optlen);
 int quic_kernel_getsockopt(struct sock *sk, int optname, void *optval, unsigned int *optlen);
 
+#endif /* __KERNEL__ */
 #endif /* _LINUX_QUIC_H */
