@@ -24,21 +24,32 @@ mod table;
 mod tunnel;
 mod tx;
 
-module! {
-    type: QuicModule,
-    name: "quic",
-    author: "kquic developers",
-    description: "QUIC sockets (IPPROTO_QUIC) over UDP tunnels",
-    license: "GPL",
-    alias: [
-        "net-pf-2-proto-261",
-        "net-pf-10-proto-261",
-        "net-pf-2-proto-261-type-1",
-        "net-pf-2-proto-261-type-2",
-        "net-pf-10-proto-261-type-1",
-        "net-pf-10-proto-261-type-2",
-    ],
+/// The module's metadata; the author key is spelled per kernel (`authors` in 7.x, probed by
+/// Kbuild as `kq_module_authors`).
+macro_rules! quic_module {
+    ($($author:tt)*) => {
+        module! {
+            type: QuicModule,
+            name: "quic",
+            $($author)*
+            description: "QUIC sockets (IPPROTO_QUIC) over UDP tunnels",
+            license: "GPL",
+            alias: [
+                "net-pf-2-proto-261",
+                "net-pf-10-proto-261",
+                "net-pf-2-proto-261-type-1",
+                "net-pf-2-proto-261-type-2",
+                "net-pf-10-proto-261-type-1",
+                "net-pf-10-proto-261-type-2",
+            ],
+        }
+    };
 }
+
+#[cfg(kq_module_authors)]
+quic_module!(authors: ["kquic developers"],);
+#[cfg(not(kq_module_authors))]
+quic_module!(author: "kquic developers",);
 
 /// Fields drop in order: the socket registration before the namespaces' tunnel tables.
 struct QuicModule {

@@ -455,6 +455,32 @@ void kq_get_random_bytes(void *buf, unsigned int len) { get_random_bytes(buf, le
 #include <net/inet_ecn.h>
 #include <net/addrconf.h>
 
+/*
+ * Kernel API differences between the kernels kquic builds against (6.12 LTS .. 7.x) are settled
+ * in this block, so the code below and the Rust glue see one interface. Version checks where
+ * the change has a known release; KQ_HAVE_* where Kbuild probes the target tree's headers.
+ */
+#include <linux/version.h>
+
+/* hrtimer_setup() (6.13) replaced hrtimer_init() plus setting ->function. */
+static inline void kq_hrtimer_setup(struct hrtimer *t, enum hrtimer_restart (*fn)(struct hrtimer *),
+				    clockid_t clock, enum hrtimer_mode mode)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+	hrtimer_setup(t, fn, clock, mode);
+#else
+	hrtimer_init(t, clock, mode);
+	t->function = fn;
+#endif
+}
+
+/* The UDP tunnel transmit helpers gained the IP control block flags of the skb. */
+#ifdef KQ_HAVE_UDP_TUNNEL_IPCB_FLAGS
+#define KQ_TUNNEL_IPCB_FLAGS	, 0
+#else
+#define KQ_TUNNEL_IPCB_FLAGS
+#endif
+
 #define KQ_F_TIMER	0	/* the protocol timer fired: call on_timeout */
 #define KQ_F_DEAD	1	/* closed: the work item only drops what it finds */
 #define KQ_F_BACKLOG	2	/* datagrams were queued while a task owned the socket lock */
@@ -551,8 +577,7 @@ void kq_ext_init(struct sock *sk)
 					      &kq_lock_key[v6]);
 	skb_queue_head_init(&e->rxq);
 	INIT_WORK(&e->work, kq_work_fn);
-	hrtimer_init(&e->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
-	e->timer.function = kq_timer_fn;
+	kq_hrtimer_setup(&e->timer, kq_timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
 	e->flags = 0;
 	atomic_set(&e->waiters, 0);
 	memset(&e->route, 0, sizeof(e->route));
@@ -824,7 +849,7 @@ int kq_xmit(struct sock *sk, struct socket *tun, struct sk_buff *skb, u16 family
 		}
 		udp_tunnel_xmit_skb(rt, tun->sk, skb, fl4.saddr, fl4.daddr, ecn & INET_ECN_MASK,
 				    ip4_dst_hoplimit(&rt->dst), htons(IP_DF), sport, dport,
-				    false, false);
+				    false, false KQ_TUNNEL_IPCB_FLAGS);
 	} else {
 #if IS_ENABLED(CONFIG_IPV6)
 		struct flowi6 fl6 = {};
@@ -852,7 +877,7 @@ int kq_xmit(struct sock *sk, struct socket *tun, struct sk_buff *skb, u16 family
 		}
 		udp_tunnel6_xmit_skb(dst, tun->sk, skb, NULL, &fl6.saddr, &fl6.daddr,
 				     ecn & INET_ECN_MASK, ip6_dst_hoplimit(dst), 0, sport, dport,
-				     false);
+				     false KQ_TUNNEL_IPCB_FLAGS);
 #else
 		kfree_skb(skb);
 		err = -EAFNOSUPPORT;

@@ -16,6 +16,16 @@
 #include <linux/ipv6.h>
 #include <net/dst_cache.h>
 
+/*
+ * The address argument of the bind and connect callbacks (proto_ops and proto): struct
+ * sockaddr_unsized in 7.x, struct sockaddr before. The Rust glue names it kq_sockaddr_arg.
+ */
+#ifdef KQ_HAVE_SOCKADDR_UNSIZED
+typedef struct sockaddr_unsized kq_sockaddr_arg;
+#else
+typedef struct sockaddr kq_sockaddr_arg;
+#endif
+
 struct sock;
 struct sk_buff;
 struct net;

@@ -332,10 +332,12 @@ pub(crate) unsafe extern "C" fn kq_rust_work(sk: *mut sys::sock, timer_fired: bo
 /// Called by the socket layer with a live socket and `len` bytes of address in kernel memory.
 pub(crate) unsafe extern "C" fn quic_connect(
     sock: *mut sys::socket,
-    addr: *mut sys::sockaddr,
+    addr: *mut sys::kq_sockaddr_arg,
     len: c_int,
     _flags: c_int,
 ) -> c_int {
+    // The address type differs between kernels (shim.h); it starts with the family either way.
+    let addr = addr.cast::<sys::sockaddr>();
     // SAFETY: the socket layer passes a live socket.
     let sk = unsafe { (*sock).sk };
     // SAFETY: `sk` is live.
@@ -545,9 +547,11 @@ unsafe fn parse_addr(
 /// kernel buffers it vouches for), in process context.
 pub(crate) unsafe extern "C" fn quic_bind(
     sk: *mut sys::sock,
-    addr: *mut sys::sockaddr,
+    addr: *mut sys::kq_sockaddr_arg,
     len: c_int,
 ) -> c_int {
+    // As in `quic_connect`.
+    let addr = addr.cast::<sys::sockaddr>();
     // SAFETY: `sk` is a live socket in a proto callback.
     let family = unsafe { sys::kq_sk_family(sk) };
     // SAFETY: the socket layer copied `len` bytes of the address into kernel memory.

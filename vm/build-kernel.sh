@@ -4,6 +4,9 @@
 # Prints the kernel tree's path on stdout.
 source "$(dirname "$0")/lib.sh"
 flav=${1:-$KQUIC_FLAVOUR}
+if [ "$KQUIC_KERNEL" != 6.12 ]; then
+  "$KQUIC_ROOT/vm/fetch-kernel.sh" "$KQUIC_KERNEL" >&2
+fi
 kver=$(kernel_pkg_version)
 [ -n "$kver" ] || die "$KERNEL_PKG is not installed (run vm/setup-toolchain.sh)"
 kdir=$(kernel_dir "$flav")
@@ -20,10 +23,11 @@ mkdir -p "$top"
 exec 9>"$top/.lock"
 flock 9
 if [ ! -f "$kdir/Makefile" ]; then
-  log "unpacking $KERNEL_PKG $kver"
+  tarball=$(kernel_tarball)
+  log "unpacking $KERNEL_PKG $kver ($tarball)"
   rm -rf "$top/src.tmp"; mkdir -p "$top/src.tmp"
-  tar -xf /usr/src/linux-source-6.12.tar.xz -C "$top/src.tmp"
-  mv "$top/src.tmp"/linux-source-6.12 "$kdir"; rmdir "$top/src.tmp"
+  tar -xf "$tarball" -C "$top/src.tmp"
+  mv "$top/src.tmp"/linux-source-* "$kdir"; rmdir "$top/src.tmp"
 fi
 cd "$kdir"
 make -s "${margs[@]}" rustavailable >/dev/null || die "Rust toolchain not usable for the kernel (make rustavailable)"
@@ -48,7 +52,12 @@ while IFS= read -r line; do
     CONFIG_*=*) grep -qx "$line" .config || { log "config: wanted '$line', got '$(grep "^${line%%=*}=" .config || echo unset)'"; bad=1; } ;;
     "# CONFIG_"*" is not set") o=${line#\# }; o=${o%% *}; grep -q "^$o=" .config && { log "config: wanted $o off"; bad=1; } ;;
   esac
-done < <(cat $(flavour_fragments "$flav"))
+done < <(cat $(flavour_fragments "$flav") | awk '
+  # The last fragment that names an option decides it.
+  /^CONFIG_[A-Za-z0-9_]+=/ { o = $0; sub(/=.*/, "", o) }
+  /^# CONFIG_[A-Za-z0-9_]+ is not set/ { o = $2 }
+  o != "" { if (!(o in v)) order[n++] = o; v[o] = $0; o = "" }
+  END { for (i = 0; i < n; i++) print v[order[i]] }')
 [ $bad = 0 ] || { rm -f .config; die "kernel config does not satisfy vm/config (see above)"; }
 
 log "building kernel ($flav) with $JOBS jobs; log: $top/build.log"

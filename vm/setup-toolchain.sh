@@ -3,11 +3,14 @@
 # Each step is skipped when already done. Safe to run repeatedly.
 source "$(dirname "$0")/lib.sh"
 
-PKGS=(rustc-web rust-web-src rust-web-clippy "$KERNEL_PKG" build-essential flex bison bc
+PKGS=(rustc-web rust-web-src rust-web-clippy build-essential curl flex bison bc
       libelf-dev libssl-dev cpio kmod dwarves rsync xz-utils zstd libclang-dev clang llvm lld
       qemu-system-x86 busybox-static python3-venv udev iproute2
       libgnutls28-dev pkg-config openssl)
 
+# 6.12 is a bookworm package; a newer kernel's source is fetched by vm/fetch-kernel.sh.
+[ "$KQUIC_KERNEL" != 6.12 ] || PKGS+=("$KERNEL_PKG")
+PKGS+=("libclang-$KQUIC_LLVM-dev")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -20,12 +23,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # bindgen-cli for the module-local bindings (any cargo can build it).
-if ! "$KQUIC_TOOLS/bin/bindgen" --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
+if ! "$KQUIC_BINDGEN/bin/bindgen" --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
   log "cargo: installing bindgen-cli $BINDGEN_VERSION"
   cargo=$(command -v cargo || true)
   [ -x "$HOME/.cargo/bin/cargo" ] && cargo=$HOME/.cargo/bin/cargo
   [ -n "$cargo" ] || die "no cargo found (install rustup or cargo-web)"
-  "$cargo" install -q bindgen-cli --version "$BINDGEN_VERSION" --locked --root "$KQUIC_TOOLS"
+  "$cargo" install -q bindgen-cli --version "$BINDGEN_VERSION" --locked --root "$KQUIC_BINDGEN"
 fi
 
 # virtme-ng in its own venv.
