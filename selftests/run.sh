@@ -12,7 +12,7 @@ progs=()
 for f in "$BUILD"/*; do [ -f "$f" ] && [ -x "$f" ] && progs+=("$f"); done
 n=0 failed=0 passed=0
 echo "TAP version 13"
-echo "1..$(( ${#progs[@]} + 5 ))"
+echo "1..$(( ${#progs[@]} + 6 ))"
 
 report() { # name status [why]
   n=$((n + 1))
@@ -34,6 +34,23 @@ for t in "${progs[@]}"; do
   sed 's/^/  /' <<<"$out"
   report "$(basename "$t")" $rc "exit $rc"
 done
+
+# Unload is refused while a QUIC socket is open (each socket holds a module reference); the
+# unload below then shows that it works once every socket is closed.
+out=$(python3 - 2>&1 <<'EOS'
+import socket, subprocess, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, 261)
+r = subprocess.run(["rmmod", "quic"], capture_output=True, text=True)
+loaded = any(l.startswith("quic ") for l in open("/proc/modules"))
+print("rmmod quic with a QUIC socket open: exit %d (%s), quic.ko %s"
+      % (r.returncode, r.stderr.strip() or "no message", "still loaded" if loaded else "unloaded"))
+s.close()
+sys.exit(0 if r.returncode != 0 and loaded else 1)
+EOS
+)
+rc=$?
+sed 's/^/# /' <<<"$out"
+report rmmod_refused_while_socket_open $rc "$(tail -1 <<<"$out")"
 
 # Unload must work once no socket is open, and leave nothing registered behind.
 # (Connections closed last may still be in their closing period, three PTOs, holding the module.)
