@@ -3,7 +3,10 @@
 //! contract, each between a server thread and a client over 127.0.0.1 or [::1].
 //!
 //! Output is kselftest TAP (as `selftests/lib/ktap.h` prints it); the exit status is 0 only if
-//! every test passed. Every socket has 10 s send/receive timeouts, and a watchdog ends the run
+//! every test passed. `KQUIC_TESTS=a,b` runs only the named tests. The socket option and datagram
+//! tests (`options.rs`, `datagrams.rs`) skip, naming the gap, where the module is known not to do
+//! what the spec says (`live.rs`: `KNOWN_GAPS`); `KQUIC_STRICT=1` fails them instead, and
+//! `KQUIC_DISCOVER=1` treats every failed assertion of theirs as a gap, to list them all. Every socket has 10 s send/receive timeouts, and a watchdog ends the run
 //! if it hangs anyway.
 
 use std::collections::BTreeMap;
@@ -65,6 +68,12 @@ impl<T, E: Display> Context<T> for Result<T, E> {
     }
 }
 
+// Every socket option on live and unconnected sockets, and datagrams (after the macros above,
+// which they use).
+mod datagrams;
+mod live;
+mod options;
+
 fn errno_name(e: i32) -> String {
     let name = match e {
         libc::EINVAL => "EINVAL",
@@ -85,6 +94,13 @@ fn errno_name(e: i32) -> String {
         libc::ESHUTDOWN => "ESHUTDOWN",
         libc::EPROTO => "EPROTO",
         libc::EMSGSIZE => "EMSGSIZE",
+        libc::ENOPROTOOPT => "ENOPROTOOPT",
+        libc::ENOSPC => "ENOSPC",
+        libc::ENOENT => "ENOENT",
+        libc::ECONNABORTED => "ECONNABORTED",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::E2BIG => "E2BIG",
+        libc::EADDRINUSE => "EADDRINUSE",
         _ => return format!("errno {e}"),
     };
     name.to_string()
@@ -1777,6 +1793,30 @@ const TESTS: &[(&str, TestFn)] = &[
     ("errno_listener_sendmsg", errno_listener_sendmsg),
     ("errno_recv_after_peer_close", errno_recv_after_peer_close),
     ("errno_send_after_peer_close", errno_send_after_peer_close),
+    // SOL_QUIC options (options.rs) and datagrams (datagrams.rs); known gaps of the module
+    // skip these (KQUIC_STRICT=1: fail), see live.rs.
+    ("opt_event", options::opt_event),
+    ("opt_stream_open", options::opt_stream_open),
+    ("opt_stream_reset", options::opt_stream_reset),
+    ("opt_stream_stop_sending", options::opt_stream_stop_sending),
+    ("opt_connection_id", options::opt_connection_id),
+    ("opt_connection_close", options::opt_connection_close),
+    (
+        "opt_connection_migration",
+        options::opt_connection_migration,
+    ),
+    ("opt_key_update", options::opt_key_update),
+    ("opt_transport_param", options::opt_transport_param),
+    ("opt_config", options::opt_config),
+    ("opt_config_keepalive", options::opt_config_keepalive),
+    ("opt_token", options::opt_token),
+    ("opt_alpn", options::opt_alpn),
+    ("opt_session_ticket", options::opt_session_ticket),
+    ("opt_crypto_secret", options::opt_crypto_secret),
+    ("opt_transport_param_ext", options::opt_transport_param_ext),
+    ("opt_direction", options::opt_direction),
+    ("dgram_send_recv", datagrams::dgram_send_recv),
+    ("dgram_peer_disabled", datagrams::dgram_peer_disabled),
 ];
 
 fn main() {
@@ -1802,9 +1842,11 @@ fn main() {
     let only: Option<Vec<String>> = std::env::var("KQUIC_TESTS")
         .ok()
         .map(|v| v.split(',').map(str::to_string).collect());
-    let (mut pass, mut fail) = (0, 0);
+    let strict = live::strict();
+    let (mut pass, mut fail, mut skip) = (0, 0, 0);
     for (i, (name, f)) in TESTS.iter().enumerate() {
         if only.as_ref().is_some_and(|o| !o.iter().any(|t| t == name)) {
+            skip += 1;
             println!("ok {} {name} # SKIP not in KQUIC_TESTS", i + 1);
             continue;
         }
@@ -1816,18 +1858,34 @@ fn main() {
                 .unwrap_or_else(|p| Err(panic_message(p))),
             None => Err("no TLS configuration".into()),
         };
+        // Known gaps of the module the test met (live.rs): a skip, or with KQUIC_STRICT=1 a
+        // failure.
+        let gaps = live::take_gaps().join("; ").replace('\n', " ");
         match r {
-            Ok(()) => {
+            Ok(()) if gaps.is_empty() => {
                 pass += 1;
                 println!("ok {} {name}", i + 1);
             }
+            Ok(()) if !strict => {
+                skip += 1;
+                println!("ok {} {name} # SKIP {gaps}", i + 1);
+            }
+            Ok(()) => {
+                fail += 1;
+                println!("not ok {} {name} # {gaps}", i + 1);
+            }
             Err(e) => {
                 fail += 1;
-                println!("not ok {} {name} # {}", i + 1, e.replace('\n', " "));
+                let also = if gaps.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (known gaps met before: {gaps})")
+                };
+                println!("not ok {} {name} # {}{also}", i + 1, e.replace('\n', " "));
             }
         }
     }
-    println!("# totals: pass:{pass} fail:{fail} skip:0");
+    println!("# totals: pass:{pass} fail:{fail} skip:{skip}");
     std::process::exit(if fail == 0 { 0 } else { 1 });
 }
 
