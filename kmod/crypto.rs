@@ -61,7 +61,7 @@ impl KernelAead {
         let rc = unsafe {
             sys::kq_aead_crypt(
                 self.aead,
-                enc as i32,
+                i32::from(enc),
                 iv.as_mut_ptr(),
                 aad.as_ptr().cast_mut(),
                 aadlen,
@@ -194,7 +194,7 @@ impl Crypto for KernelCrypto {
         }
         let chacha = suite == CipherSuite::Chacha20Poly1305;
         // SAFETY: `key` is valid for `key.len()` bytes.
-        let hp = unsafe { sys::kq_hp_alloc(chacha as i32, key.as_ptr(), key.len() as u32) };
+        let hp = unsafe { sys::kq_hp_alloc(i32::from(chacha), key.as_ptr(), key.len() as u32) };
         let hp = sys::from_err_ptr(hp).map_err(|_| CryptoError::Backend)?;
         Ok(KernelHp { hp })
     }

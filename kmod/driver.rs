@@ -9,7 +9,7 @@ use kernel::prelude::*;
 use quic_mem::Vec as MVec;
 use quic_proto::cid::ConnectionId;
 use quic_proto::conn::{CloseSource, Config, Connection, Event, Key32, Level};
-use quic_proto::crypto::Rng;
+use quic_proto::crypto::{Rng, Side};
 use quic_proto::recovery::cc::Algorithm;
 use quic_proto::stream::StreamEvent;
 use quic_proto::transport_params::TransportParams;
@@ -177,7 +177,21 @@ pub(crate) struct ConnState {
     /// byte and its payload, oldest first; `note_read` bytes of the first were read already.
     notes: MVec<MVec<u8>>,
     pub(crate) note_read: usize,
+    /// Client: the server's latest NewSessionTicket message (`QUIC_SOCKOPT_SESSION_TICKET`
+    /// get), until the user sets session data in its place.
+    pub(crate) ticket: Option<MVec<u8>>,
+    /// Client: the latest token from a NEW_TOKEN frame (`QUIC_SOCKOPT_TOKEN` get).
+    pub(crate) token: Option<MVec<u8>>,
+    /// Client: the start of a post-handshake message whose end has not arrived yet.
+    nst_partial: MVec<u8>,
+    /// Client: the server's parameters of an earlier connection were set, so stream data and
+    /// datagrams may be queued before the handshake (sent as 0-RTT once TLS installs the
+    /// early keys, else as 1-RTT).
+    pub(crate) remembered: bool,
 }
+
+/// Largest post-handshake message kept (a NewSessionTicket is a few hundred bytes).
+const TICKET_MAX: usize = 4096;
 
 /// Notifications kept for an application that does not read them, at most.
 const NOTES_MAX: usize = 1024;
@@ -209,6 +223,10 @@ impl ConnState {
                 events_on: 0,
                 notes: MVec::new(),
                 note_read: 0,
+                ticket: None,
+                token: None,
+                nst_partial: MVec::new(),
+                remembered: false,
             },
             GFP_KERNEL,
         )
@@ -261,6 +279,12 @@ impl ConnState {
     /// `id` has nothing more to read for now.
     pub(crate) fn readable_pop(&mut self, id: u64) {
         self.readable.retain(|s| *s != id);
+    }
+
+    /// Stream data and datagrams may be sent: the handshake is complete, 0-RTT is on, or a
+    /// client may queue early data (see `remembered`).
+    pub(crate) fn may_send_data(&self) -> bool {
+        self.conn.is_handshake_complete() || self.conn.early_data_active() || self.remembered
     }
 
     /// Something to read: stream data, CRYPTO bytes or a notification.
@@ -389,7 +413,18 @@ impl ConnState {
                     let _ = self.readable.push(id.raw());
                 }
             }
+            // A client's post-handshake messages are the server's tickets: kept for the
+            // SESSION_TICKET option and the NEW_SESSION_TICKET event, not read by recvmsg.
+            Event::CryptoData(Level::App) if self.conn.side() == Side::Client => {
+                self.take_tickets()
+            }
             Event::CryptoData(level) => self.crypto |= 1 << level.abi(),
+            Event::NewToken(t) if self.conn.side() == Side::Client => {
+                let mut v = MVec::new();
+                if v.extend_from_slice(&t).is_ok() {
+                    self.token = Some(v);
+                }
+            }
             Event::HandshakeConfirmed => {
                 if let Some(d) = self.initial_dcid.take() {
                     if !self.conn.local_cids().any(|(_, c)| c == d) {
@@ -421,6 +456,43 @@ impl ConnState {
                 };
             }
             _ => {}
+        }
+    }
+
+    /// Client: moves the server's post-handshake TLS messages (RFC 9001 §4.1.3 leaves
+    /// NewSessionTicket as the only one) out of the APP-level CRYPTO stream, one whole message
+    /// at a time (type, 24-bit length, body), as lxin/quic does: the latest is kept for
+    /// `QUIC_SOCKOPT_SESSION_TICKET` and each goes out as a NEW_SESSION_TICKET event.
+    fn take_tickets(&mut self) {
+        let mut buf = [0u8; 256];
+        loop {
+            let n = self.conn.crypto_read(Level::App, &mut buf);
+            if n == 0 {
+                break;
+            }
+            if self.nst_partial.extend_from_slice(&buf[..n]).is_err() {
+                // Out of memory: this message is lost; the next one starts afresh.
+                self.nst_partial.clear();
+            }
+            while self.nst_partial.len() >= 4 {
+                let p = &self.nst_partial;
+                let len =
+                    4 + (usize::from(p[1]) << 16 | usize::from(p[2]) << 8 | usize::from(p[3]));
+                if len > TICKET_MAX {
+                    // Not a ticket we can keep: drop what we have of it.
+                    self.nst_partial.clear();
+                    break;
+                }
+                if p.len() < len {
+                    break;
+                }
+                let mut msg = MVec::new();
+                if msg.extend_from_slice(&p[..len]).is_ok() {
+                    self.notify(uapi::QUIC_EVENT_NEW_SESSION_TICKET, &msg);
+                    self.ticket = Some(msg);
+                }
+                self.nst_partial.drain_front(len);
+            }
         }
     }
 

@@ -84,6 +84,7 @@ pub(crate) unsafe extern "C" fn quic_listen(sock: *mut sys::socket, backlog: c_i
                 return Ok(());
             }
             let id = st.tunnel.as_ref().map(|t| t.id()).unwrap_or(0);
+            st.opts.ensure_ticket_key()?;
             let l = KBox::new(
                 Listener {
                     backlog,

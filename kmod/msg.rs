@@ -312,7 +312,7 @@ pub(crate) unsafe extern "C" fn quic_sendmsg(
         Err(e) => return e,
     };
     // SAFETY: `sk` is live.
-    let mut timeo = unsafe { sys::kq_sndtimeo(sk, nonblock as c_int) };
+    let mut timeo = unsafe { sys::kq_sndtimeo(sk, c_int::from(nonblock)) };
     // SAFETY: `sk` is live; process context.
     unsafe { sys::kq_lock_sock(sk) };
     // SAFETY: locked until the release below.
@@ -360,7 +360,7 @@ unsafe fn sendmsg_locked(
             r.map(|()| len)
         }
         Send::Datagram => {
-            if !cs.conn.is_handshake_complete() && !cs.conn.early_data_active() {
+            if !cs.may_send_data() {
                 return Err(err(sys::ENOTCONN));
             }
             // SAFETY: `msg` is valid.
@@ -371,7 +371,7 @@ unsafe fn sendmsg_locked(
             r.map(|()| len)
         }
         Send::Stream { id, flags } => {
-            if !cs.conn.is_handshake_complete() && !cs.conn.early_data_active() {
+            if !cs.may_send_data() {
                 return Err(err(sys::ENOTCONN));
             }
             // SAFETY: per the contract.
@@ -406,7 +406,7 @@ pub(crate) unsafe extern "C" fn quic_recvmsg(
     let sk = unsafe { (*sock).sk };
     let nonblock = flags & MSG_DONTWAIT != 0;
     // SAFETY: `sk` is live.
-    let mut timeo = unsafe { sys::kq_rcvtimeo(sk, nonblock as c_int) };
+    let mut timeo = unsafe { sys::kq_rcvtimeo(sk, c_int::from(nonblock)) };
     // SAFETY: `msg` is valid.
     let has_ctl = unsafe { sys::kq_msg_has_control(msg) } != 0;
     let mut buf = match KVec::from_elem(0u8, CHUNK.min(size.max(1)), GFP_KERNEL) {

@@ -15,6 +15,64 @@
 
 #define SOL_QUIC_KQ 288
 
+/*
+ * Kernel API differences between the kernels kquic builds against (6.12 LTS .. 7.x) are settled
+ * in this block, so the code below and the Rust glue see one interface. Version checks where
+ * the change has a known release; KQ_HAVE_* where Kbuild probes the target tree's headers.
+ */
+#include <linux/version.h>
+#include <linux/hrtimer.h>
+#include <net/udp_tunnel.h>
+
+/* hrtimer_setup() (6.13) replaced hrtimer_init() plus setting ->function. */
+static inline void kq_hrtimer_setup(struct hrtimer *t, enum hrtimer_restart (*fn)(struct hrtimer *),
+				    clockid_t clock, enum hrtimer_mode mode)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+	hrtimer_setup(t, fn, clock, mode);
+#else
+	hrtimer_init(t, clock, mode);
+	t->function = fn;
+#endif
+}
+
+/* The UDP tunnel transmit helpers gained the IP control block flags of the skb. */
+#ifdef KQ_HAVE_UDP_TUNNEL_IPCB_FLAGS
+#define KQ_TUNNEL_IPCB_FLAGS	, 0
+#else
+#define KQ_TUNNEL_IPCB_FLAGS
+#endif
+
+/* sock_i_uid() became sk_uid() (a lockless read of the same field). */
+static inline kuid_t kq_sock_uid(struct sock *sk)
+{
+#ifdef KQ_HAVE_SK_UID
+	return sk_uid(sk);
+#else
+	return sock_i_uid(sk);
+#endif
+}
+
+/* setup_udp_tunnel_sock() and udp_tunnel_sock_release() take the struct sock in 7.x. */
+void kq_setup_udp_tunnel_sock(struct net *net, struct socket *sock, struct udp_tunnel_sock_cfg *cfg)
+{
+#ifdef KQ_HAVE_UDP_TUNNEL_SK_ARGS
+	setup_udp_tunnel_sock(net, sock->sk, cfg);
+#else
+	setup_udp_tunnel_sock(net, sock, cfg);
+#endif
+}
+
+void kq_udp_tunnel_sock_release(struct socket *sock)
+{
+#ifdef KQ_HAVE_UDP_TUNNEL_SK_ARGS
+	udp_tunnel_sock_release(sock->sk);
+#else
+	udp_tunnel_sock_release(sock);
+#endif
+}
+
+
 void kq_lock_sock(struct sock *sk) { lock_sock(sk); }
 struct net *kq_sock_net(const struct sock *sk) { return sock_net(sk); }
 unsigned short kq_sk_family(const struct sock *sk) { return sk->sk_family; }
@@ -98,7 +156,7 @@ static const char *const kq_mib_names[KQ_MIB_MAX] = {
 	"InDatagrams", "InNoSocket", "InQueueFull", "OutDatagrams", "OutErrors",
 	"Handshakes", "AcceptQueued", "AcceptDropped", "ListenerAnswers", "PacketsLost",
 	"PacketsDropped", "KeyUpdates", "ClosedLocal", "ClosedPeer", "ClosedIdle",
-	"ClosedReset",
+	"ClosedReset", "Handshakes0RTT",
 };
 
 static int kq_snmp_show(struct seq_file *seq, void *v)
@@ -152,7 +210,7 @@ static int kq_sockets_show(struct seq_file *seq, void *v)
 			   sk->sk_state == TCP_SYN_SENT || sk->sk_state == TCP_SYN_RECV ?
 			   "HANDSHAKE" : sk->sk_state == TCP_CLOSING ? "CLOSING" :
 			   sk->sk_state == TCP_CLOSE ? "CLOSED" : "OPEN",
-			   from_kuid_munged(seq_user_ns(seq), sock_i_uid(sk)));
+			   from_kuid_munged(seq_user_ns(seq), kq_sock_uid(sk)));
 		kq_show_cid(seq, i.lcid, i.lcid_len);
 		kq_show_cid(seq, i.rcid, i.rcid_len);
 		seq_printf(seq, " %llu %llu %llu %u %llu %llu %llu %llu %llu %llu %llu %u\n",
@@ -221,7 +279,7 @@ void **kq_net_tunnels(struct net *net) { return &((struct kq_net *)net_generic(n
 bool kq_sk_ipv6only(const struct sock *sk) { return sk->sk_family == AF_INET6 && sk->sk_ipv6only; }
 int kq_sk_bound_dev(const struct sock *sk) { return READ_ONCE(sk->sk_bound_dev_if); }
 void kq_sk_set_bound_dev(struct sock *sk, int ifindex) { WRITE_ONCE(sk->sk_bound_dev_if, ifindex); }
-u32 kq_sk_uid(struct sock *sk) { return __kuid_val(sock_i_uid(sk)); }
+u32 kq_sk_uid(struct sock *sk) { return __kuid_val(kq_sock_uid(sk)); }
 
 void kq_crypto_free_aead(struct crypto_aead *tfm) { crypto_free_aead(tfm); }
 void kq_crypto_free_shash(struct crypto_shash *tfm) { crypto_free_shash(tfm); }
@@ -454,32 +512,6 @@ void kq_get_random_bytes(void *buf, unsigned int len) { get_random_bytes(buf, le
 #include <net/ip6_route.h>
 #include <net/inet_ecn.h>
 #include <net/addrconf.h>
-
-/*
- * Kernel API differences between the kernels kquic builds against (6.12 LTS .. 7.x) are settled
- * in this block, so the code below and the Rust glue see one interface. Version checks where
- * the change has a known release; KQ_HAVE_* where Kbuild probes the target tree's headers.
- */
-#include <linux/version.h>
-
-/* hrtimer_setup() (6.13) replaced hrtimer_init() plus setting ->function. */
-static inline void kq_hrtimer_setup(struct hrtimer *t, enum hrtimer_restart (*fn)(struct hrtimer *),
-				    clockid_t clock, enum hrtimer_mode mode)
-{
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
-	hrtimer_setup(t, fn, clock, mode);
-#else
-	hrtimer_init(t, clock, mode);
-	t->function = fn;
-#endif
-}
-
-/* The UDP tunnel transmit helpers gained the IP control block flags of the skb. */
-#ifdef KQ_HAVE_UDP_TUNNEL_IPCB_FLAGS
-#define KQ_TUNNEL_IPCB_FLAGS	, 0
-#else
-#define KQ_TUNNEL_IPCB_FLAGS
-#endif
 
 #define KQ_F_TIMER	0	/* the protocol timer fired: call on_timeout */
 #define KQ_F_DEAD	1	/* closed: the work item only drops what it finds */

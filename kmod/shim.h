@@ -60,6 +60,11 @@ int kq_put_user_int(int val, int __user *dst);
 
 void kq_kfree_skb(struct sk_buff *skb);
 
+/* The UDP tunnel socket setup and release, on the struct socket whatever the kernel takes. */
+struct udp_tunnel_sock_cfg;
+void kq_setup_udp_tunnel_sock(struct net *net, struct socket *sock, struct udp_tunnel_sock_cfg *cfg);
+void kq_udp_tunnel_sock_release(struct socket *sock);
+
 /* Per network namespace (pernet_operations): the tunnel table slot and its mutex. */
 int kq_pernet_register(void);
 void kq_pernet_unregister(void);
@@ -142,6 +147,7 @@ enum kq_mib {
 	KQ_MIB_CLOSED_PEER,
 	KQ_MIB_CLOSED_IDLE,
 	KQ_MIB_CLOSED_RESET,		/* stateless reset received */
+	KQ_MIB_HANDSHAKES_0RTT,		/* server handshakes that accepted 0-RTT */
 	KQ_MIB_MAX
 };
 

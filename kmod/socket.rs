@@ -401,8 +401,22 @@ pub(crate) unsafe extern "C" fn quic_connect(
             let port = tun.port();
             let local = addr::from_raw(pfam, &saddr, port.to_be());
             let config = driver::config(&st.opts);
-            let conn = driver::new_client(&config, local, peer)?;
+            let mut conn = driver::new_client(&config, local, peer)?;
+            // Set before connect: a token from an earlier connection for our Initials, and
+            // that connection's server parameters for 0-RTT.
+            if !st.opts.token().is_empty() {
+                conn.set_token(st.opts.token())
+                    .map_err(|_| -(sys::ENOMEM as i32))?;
+            }
+            let remembered = st.opts.remembered_tp().is_some();
+            if let Some(tp) = st.opts.remembered_tp() {
+                conn.set_remembered_transport_params(
+                    &quic_proto::transport_params::TransportParams::from_uapi(tp),
+                )
+                .map_err(|_| -(sys::EINVAL as i32))?;
+            }
             let mut cs = ConnState::new(sk, conn, tun.try_clone()?, None)?;
+            cs.remembered = remembered;
             cs.events_on = st.opts.events;
             sys::kq_sk_set_local(
                 sk,

@@ -13,7 +13,9 @@ use quic_uapi as uapi;
 use uapi::AbiStruct;
 
 use quic_proto::conn::Level;
+use quic_proto::crypto::{Rng, Side};
 use quic_proto::stream::{ApiError, Dir, StreamId};
+use quic_proto::transport_params::TransportParams;
 
 use crate::socket::{self, SockState};
 use crate::sys;
@@ -39,12 +41,18 @@ pub(crate) struct Options {
     alpn: MVec<u8>,
     token: MVec<u8>,
     ticket: MVec<u8>,
+    /// `QUIC_SOCKOPT_TRANSPORT_PARAM` with `remote = 1` was set (parameters remembered from an
+    /// earlier connection, for 0-RTT).
+    remote_tp_set: bool,
 }
+
+/// Length of the session ticket key a listener makes for itself when none was set.
+const TICKET_KEY_LEN: usize = 64;
 
 /// Defaults of the ABI (RFC 9000 where the ABI does not say otherwise).
 fn default_tp(remote: bool) -> uapi::quic_transport_param {
     uapi::quic_transport_param {
-        remote: remote as u8,
+        remote: u8::from(remote),
         max_udp_payload_size: 65527,
         ack_delay_exponent: 3,
         max_ack_delay: 25_000,
@@ -82,6 +90,29 @@ impl Options {
         )
     }
 
+    /// The address validation token set by the user (a client's, for its Initials).
+    pub(crate) fn token(&self) -> &[u8] {
+        &self.token
+    }
+
+    /// The peer's remembered transport parameters, if the user set them.
+    pub(crate) fn remembered_tp(&self) -> Option<&uapi::quic_transport_param> {
+        self.remote_tp_set.then_some(&self.remote_tp)
+    }
+
+    /// A listener without a session ticket key gets a random one, which its accepted sockets
+    /// inherit and hand to the TLS library (`QUIC_SOCKOPT_SESSION_TICKET` get).
+    pub(crate) fn ensure_ticket_key(&mut self) -> Result<(), i32> {
+        if !self.ticket.is_empty() {
+            return Ok(());
+        }
+        let mut key = [0u8; TICKET_KEY_LEN];
+        crate::driver::KernelRng.fill(&mut key);
+        self.ticket
+            .extend_from_slice(&key)
+            .map_err(|_| -(sys::ENOMEM as i32))
+    }
+
     /// A copy for an accepted socket, which inherits its listener's options.
     pub(crate) fn try_clone(&self) -> Result<Self, i32> {
         let e = |_| -(sys::ENOMEM as i32);
@@ -94,6 +125,7 @@ impl Options {
             alpn: self.alpn.try_clone().map_err(e)?,
             token: self.token.try_clone().map_err(e)?,
             ticket: self.ticket.try_clone().map_err(e)?,
+            remote_tp_set: self.remote_tp_set,
         })
     }
 
@@ -112,6 +144,7 @@ impl Options {
             alpn: MVec::new(),
             token: MVec::new(),
             ticket: MVec::new(),
+            remote_tp_set: false,
         }
     }
 }
@@ -340,6 +373,7 @@ fn set(
             check_tp(&p)?;
             if p.remote != 0 {
                 opts.remote_tp = p;
+                opts.remote_tp_set = true;
             } else {
                 opts.local_tp = p;
             }
@@ -612,6 +646,9 @@ unsafe fn conn_set(
                     // SAFETY: `sk` is live and locked.
                     unsafe { sys::kq_sk_set_state(sk, sys::TCP_ESTABLISHED as i32) };
                     crate::driver::mib(sk, sys::kq_mib_KQ_MIB_HANDSHAKES, 1);
+                    if cs.conn.side() == Side::Server && cs.conn.early_data_active() {
+                        crate::driver::mib(sk, sys::kq_mib_KQ_MIB_HANDSHAKES_0RTT, 1);
+                    }
                 }
             }
             Ok(())
@@ -642,6 +679,46 @@ unsafe fn conn_set(
             .map_err(api_errno)
         })(),
         uapi::QUIC_SOCKOPT_KEY_UPDATE => cs.conn.key_update().map_err(|_| -(sys::EINVAL as i32)),
+        uapi::QUIC_SOCKOPT_TOKEN => (|| {
+            let v = read_bytes(optval, optlen, TOKEN_MAX)?;
+            if cs.conn.side() == Side::Server {
+                // A server sends the client a token for its next connection.
+                return cs.conn.issue_token().map_err(|_| -(sys::EINVAL as i32));
+            }
+            // A client puts it in the Initials it has not sent yet.
+            if cs.conn.is_handshake_complete() {
+                return einval();
+            }
+            cs.conn.set_token(&v).map_err(|_| -(sys::ENOMEM as i32))?;
+            st.opts.token = v;
+            Ok(())
+        })(),
+        uapi::QUIC_SOCKOPT_TRANSPORT_PARAM if cs.conn.side() == Side::Client => (|| {
+            let head: uapi::quic_transport_param =
+                read_struct(optval, optlen, 4, Default::default())?;
+            if head.remote == 0 {
+                // Our own parameters are fixed once the connection exists.
+                return Err(-(sys::EISCONN as i32));
+            }
+            // The server's parameters of an earlier connection, for 0-RTT: only before the
+            // handshake gives the real ones.
+            let given = read_struct(optval, optlen, 4, uapi::quic_transport_param::default())?;
+            let p = merge_tp(&st.opts.remote_tp, &given);
+            check_tp(&p)?;
+            cs.conn
+                .set_remembered_transport_params(&TransportParams::from_uapi(&p))
+                .map_err(|_| -(sys::EINVAL as i32))?;
+            st.opts.remote_tp = p;
+            st.opts.remote_tp_set = true;
+            cs.remembered = true;
+            Ok(())
+        })(),
+        uapi::QUIC_SOCKOPT_SESSION_TICKET => (|| {
+            // Session data the TLS library made of a received ticket replaces the ticket.
+            st.opts.ticket = read_bytes(optval, optlen, TICKET_MAX)?;
+            cs.ticket = None;
+            Ok(())
+        })(),
         _ => return None,
     };
     // SAFETY: per the contract.
@@ -678,6 +755,19 @@ unsafe fn conn_get(
         return Some(out.put_struct(&tp.to_uapi(true), 4));
     }
     let r = match optname {
+        // A client's latest ticket and token from the server, once one arrived; before that
+        // (and on a server) the options' copy answers.
+        uapi::QUIC_SOCKOPT_SESSION_TICKET | uapi::QUIC_SOCKOPT_TOKEN => {
+            let v = if optname == uapi::QUIC_SOCKOPT_TOKEN {
+                cs.token.as_deref()?
+            } else {
+                cs.ticket.as_deref()?
+            };
+            if out.len < v.len() {
+                return Some(einval());
+            }
+            return Some(out.put(v));
+        }
         uapi::QUIC_SOCKOPT_TRANSPORT_PARAM_EXT => {
             let mut buf = [0u8; uapi::QUIC_TRANSPORT_PARAM_EXT_MAX_LEN];
             match cs.conn.local_transport_params_ext(&mut buf) {

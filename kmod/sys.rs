@@ -11,12 +11,26 @@
     unsafe_op_in_unsafe_fn,
     clippy::all,
     clippy::undocumented_unsafe_blocks,
+    clippy::as_underscore,
+    clippy::cast_lossless,
+    clippy::ptr_as_ptr,
+    clippy::ref_as_ptr,
+    clippy::ptr_cast_constness,
+    clippy::as_ptr_cast_mut,
     missing_docs,
     unreachable_pub,
     rustdoc::all
 )]
 
 use kernel::ffi;
+// Newer trees have bindgen derive `MaybeZeroable` on every struct and union (probed by Kbuild),
+// as the kernel's own bindings do.
+#[cfg(kq_bindings_zeroable)]
+use pin_init::{MaybeZeroable, Zeroable};
+#[cfg(kq_bindings_zeroable)]
+// SAFETY: `__BindgenBitfieldUnit<Storage>` is a transparent wrapper of `Storage`, so all-zero
+// bytes are a valid value of it whenever they are of `Storage`.
+unsafe impl<Storage> Zeroable for __BindgenBitfieldUnit<Storage> where Storage: Zeroable {}
 type __kernel_size_t = usize;
 type __kernel_ssize_t = isize;
 type __kernel_ptrdiff_t = isize;

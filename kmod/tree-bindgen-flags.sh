@@ -18,14 +18,18 @@ fi
 objtree=$(cd "$objtree" && pwd)
 line=$(sed -n 's/^\(saved\)\{0,1\}cmd_rust\/bindings\/bindings_generated\.rs := //p' "$f")
 [ -n "$line" ] || { echo "kquic: no bindgen command in $f" >&2; exit 1; }
-# Only the bindgen invocation, not the post-processing after ';'.
-line=${line%%;*}
+# Only the bindgen invocation, not the post-processing after ';'. The saved command is make
+# text: $(pound) is Kbuild's '#', and '$$' a '$'.
+line=$(printf '%s\n' "${line%%;*}" | sed -e 's/\$(pound)/#/g' -e 's/\$\$/$/g')
 case $what in
 opts)
 	# "bindgen <header> <options> -o <output> <options> -- <cflags>": drop the program,
 	# the header and the output.
+	# Attributes that need a compiler feature only the kernel's own bindings crate enables
+	# (cfi_encoding, for kCFI; none of those types is used here) are left out.
 	opts=${line%% -- *}
-	printf '%s\n' "$opts" | sed -e 's/^[^ ]* [^ ]* //' -e 's/ -o [^ ]*//'
+	printf '%s\n' "$opts" | sed -e 's/^[^ ]* [^ ]* //' -e 's/ -o [^ ]*//' \
+		-e "s/ --with-attribute-custom-[a-z]*=[^ ]*cfi_encoding[^ ]*//g"
 	;;
 cflags)
 	cflags=${line#* -- }

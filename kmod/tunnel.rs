@@ -341,7 +341,7 @@ pub(crate) unsafe fn acquire(
         Ok(t) => t,
         Err(_) => {
             // SAFETY: `sock` is ours and not yet published anywhere.
-            unsafe { sys::udp_tunnel_sock_release(sock) };
+            unsafe { sys::kq_udp_tunnel_sock_release(sock) };
             return Err(-(sys::ENOMEM as i32));
         }
     };
@@ -354,11 +354,11 @@ pub(crate) unsafe fn acquire(
     };
     // SAFETY: `sock` is a fresh UDP socket in `net`; `tcfg` outlives the call; the tunnel it
     // points to lives until `udp_tunnel_sock_release` has run (see `Drop for TunnelRef`).
-    unsafe { sys::setup_udp_tunnel_sock(net, sock, &mut tcfg) };
+    unsafe { sys::kq_setup_udp_tunnel_sock(net, sock, &mut tcfg) };
     // Cannot fail: capacity was reserved above.
     if table.push(tunnel).is_err() {
         // SAFETY: not published in the table; release the socket we created.
-        unsafe { sys::udp_tunnel_sock_release(sock) };
+        unsafe { sys::kq_udp_tunnel_sock_release(sock) };
         return Err(-(sys::ENOMEM as i32));
     }
     COUNT.fetch_add(1, Ordering::Relaxed);
@@ -400,7 +400,7 @@ impl Drop for TunnelRef {
             COUNT.fetch_sub(1, Ordering::Relaxed);
             // SAFETY: the last user is gone; releasing clears sk_user_data and waits for RCU
             // readers (encap_rcv), after which the tunnel box may be freed.
-            unsafe { sys::udp_tunnel_sock_release(t.sock) };
+            unsafe { sys::kq_udp_tunnel_sock_release(t.sock) };
         }
     }
 }

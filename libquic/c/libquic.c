@@ -22,11 +22,13 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syslog.h>
+#include <time.h>
 
 #include <netinet/quic.h>
 
@@ -637,6 +639,71 @@ static int process_recv(struct hs_ctx *ctx)
 	return 0;
 }
 
+/*
+ * 0-RTT on a GnuTLS server: it takes early data only with an anti-replay context, which
+ * records each ClientHello that resumes and refuses early data for one seen before within the
+ * window. One context per process, with a fixed-size table (the oldest entry makes room).
+ */
+#define AR_SLOTS 1024
+#define AR_KEY_MAX 64
+
+static struct ar_entry {
+	time_t expires;
+	unsigned int len;
+	unsigned char key[AR_KEY_MAX];
+} ar_table[AR_SLOTS];
+static pthread_mutex_t ar_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t ar_once = PTHREAD_ONCE_INIT;
+static gnutls_anti_replay_t ar_ctx;
+
+static int ar_add(void *ptr, time_t expires, const gnutls_datum_t *key, const gnutls_datum_t *data)
+{
+	unsigned int i, len = key->size < AR_KEY_MAX ? key->size : AR_KEY_MAX, slot = 0;
+	time_t now = time(NULL);
+	int ret = 0;
+
+	(void)ptr;
+	(void)data;
+	pthread_mutex_lock(&ar_lock);
+	for (i = 0; i < AR_SLOTS; i++) {
+		struct ar_entry *e = &ar_table[i];
+
+		if (e->expires && e->expires < now)
+			e->expires = 0;
+		if (e->expires && e->len == len && !memcmp(e->key, key->data, len)) {
+			ret = GNUTLS_E_DB_ENTRY_EXISTS;
+			goto out;
+		}
+		if (e->expires < ar_table[slot].expires)
+			slot = i;
+	}
+	ar_table[slot].expires = expires;
+	ar_table[slot].len = len;
+	memcpy(ar_table[slot].key, key->data, len);
+out:
+	pthread_mutex_unlock(&ar_lock);
+	return ret;
+}
+
+static void ar_init(void)
+{
+	if (gnutls_anti_replay_init(&ar_ctx) < 0) {
+		ar_ctx = NULL;
+		return;
+	}
+	gnutls_anti_replay_set_add_function(ar_ctx, ar_add);
+}
+
+/* A server session: early data is accepted (when the session enables it) with replay
+ * protection, and tickets allow as much as QUIC requires (RFC 9001 section 4.6.1). */
+static void server_early_data(gnutls_session_t session)
+{
+	pthread_once(&ar_once, ar_init);
+	if (ar_ctx)
+		gnutls_anti_replay_enable(session, ar_ctx);
+	gnutls_record_set_max_early_data_size(session, 0xffffffffu);
+}
+
 int quic_handshake_init(gnutls_session_t session, struct quic_handshake_step **pstep)
 {
 	struct hs_ctx *ctx;
@@ -671,6 +738,8 @@ int quic_handshake_init(gnutls_session_t session, struct quic_handshake_step **p
 	if (ret < 0)
 		goto fail;
 	ctx->is_server = ctx->out == NULL;
+	if (ctx->is_server)
+		server_early_data(session);
 	ret = next_step(ctx, pstep);
 	if (ret < 0)
 		goto fail;

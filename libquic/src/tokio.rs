@@ -232,6 +232,8 @@ impl AsyncQuicConnection {
         let sock = Socket::for_addr(&addr, SockType::Stream)?;
         opts.apply(&sock)?;
         sock.connect(&addr)?;
+        // Reads go through `Socket::recv`, which hands the server's tickets to TLS.
+        sock.want_ticket_events()?;
         let name = opts.server_name;
         let (sock, info) =
             handshake(sock, move |s| client_handshake(s, &tls, name.as_deref())).await?;

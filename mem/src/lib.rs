@@ -8,7 +8,7 @@
 //!   socket's system calls and its work item, never under a spinlock), so allocations may sleep
 //!   and reclaim, and they are charged to the memory cgroup of the task that makes them (the
 //!   application for what its system calls queue). The few operations 6.12's vector lacks (`pop`, `truncate`) are built here, as
-//!   kernel glue, each unsafe block justified in place;
+//!   kernel glue, each unsafe block justified in place (newer kernels' own are used there);
 //! - on the host they wrap `alloc`'s types and use `try_reserve`, so that tests see the same
 //!   fallible API.
 //!
@@ -48,6 +48,16 @@ mod imp {
     pub(crate) fn push<T>(v: &mut RawVec<T>, x: T) -> Result<(), AllocError> {
         v.push(x, GFP).map_err(|_| AllocError)
     }
+    // Newer kernels' vector has `pop` and `truncate` (probed by Kbuild: `kq_kvec_truncate`).
+    #[cfg(kq_kvec_truncate)]
+    pub(crate) fn pop<T>(v: &mut RawVec<T>) -> Option<T> {
+        v.pop()
+    }
+    #[cfg(kq_kvec_truncate)]
+    pub(crate) fn truncate<T>(v: &mut RawVec<T>, len: usize) {
+        v.truncate(len)
+    }
+    #[cfg(not(kq_kvec_truncate))]
     pub(crate) fn pop<T>(v: &mut RawVec<T>) -> Option<T> {
         let len = v.len();
         if len == 0 {
@@ -60,6 +70,7 @@ mod imp {
             Some(core::ptr::read(v.as_ptr().add(len - 1)))
         }
     }
+    #[cfg(not(kq_kvec_truncate))]
     pub(crate) fn truncate<T>(v: &mut RawVec<T>, len: usize) {
         let old = v.len();
         if len >= old {

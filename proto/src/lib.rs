@@ -34,3 +34,14 @@ pub mod recovery;
 pub mod stream;
 pub mod transport_params;
 pub mod varint;
+
+/// `true` for `None`, else `f` of the value: `Option::is_none_or`, which the kernels' Rust
+/// lints disagree on (6.12's minimum Rust version predates it; 7.x's clippy asks for it in
+/// place of `map_or(true, ..)`).
+#[inline]
+pub(crate) fn none_or<T>(o: Option<T>, f: impl FnOnce(T) -> bool) -> bool {
+    match o {
+        Some(v) => f(v),
+        None => true,
+    }
+}

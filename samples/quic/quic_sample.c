@@ -301,7 +301,8 @@ static int client_once(int idx)
 	err = quic_socket(ss.ss_family, &sock);
 	if (err)
 		goto out;
-	err = kernel_connect(sock, (struct sockaddr *)&ss, len, 0);
+	/* (void *): struct sockaddr before 7.x, struct sockaddr_unsized since. */
+	err = kernel_connect(sock, (void *)&ss, len, 0);
 	if (err) {
 		pr_err("quic_sample: client %d: connect: %d\n", idx, err);
 		goto out;
@@ -527,7 +528,7 @@ static int run_server(void)
 	err = quic_socket(ss.ss_family, &listener);
 	if (err)
 		goto fail_wq;
-	err = kernel_bind(listener, (struct sockaddr *)&ss, len);
+	err = kernel_bind(listener, (void *)&ss, len);	/* see kernel_connect above */
 	if (!err)
 		err = kernel_listen(listener, 256);
 	/* accept() returns every second to look at kthread_should_stop(). */

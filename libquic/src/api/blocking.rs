@@ -145,6 +145,8 @@ impl QuicConnection {
         let sock = Socket::for_addr(&addr, SockType::Stream)?;
         opts.apply(&sock)?;
         sock.connect(&addr)?;
+        // Reads go through `Socket::recv`, which hands the server's tickets to TLS.
+        sock.want_ticket_events()?;
         let info = client_handshake(&sock, tls, opts.server_name.as_deref())?;
         Ok(Self::new(sock, info, true))
     }

@@ -4,14 +4,16 @@ use std::io;
 use std::mem::{size_of, MaybeUninit};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use quic_uapi::{
     quic_config, quic_connection_close, quic_transport_param, AbiStruct, IPPROTO_QUIC,
-    QUIC_ALPN_MAX_LEN, QUIC_SOCKOPT_ALPN, QUIC_SOCKOPT_CONFIG, QUIC_SOCKOPT_CONNECTION_CLOSE,
-    QUIC_SOCKOPT_CRYPTO_SECRET, QUIC_SOCKOPT_TRANSPORT_PARAM, QUIC_SOCKOPT_TRANSPORT_PARAM_EXT,
-    QUIC_TRANSPORT_PARAM_EXT_MAX_LEN, SOL_QUIC,
+    MSG_QUIC_NOTIFICATION, QUIC_ALPN_MAX_LEN, QUIC_CRYPTO_APP, QUIC_EVENT_NEW_SESSION_TICKET,
+    QUIC_SOCKOPT_ALPN, QUIC_SOCKOPT_CONFIG, QUIC_SOCKOPT_CONNECTION_CLOSE,
+    QUIC_SOCKOPT_CRYPTO_SECRET, QUIC_SOCKOPT_EVENT, QUIC_SOCKOPT_TRANSPORT_PARAM,
+    QUIC_SOCKOPT_TRANSPORT_PARAM_EXT, QUIC_TRANSPORT_PARAM_EXT_MAX_LEN, SOL_QUIC,
 };
 
 use super::cmsg::{self, CmsgBuf};
@@ -97,6 +99,9 @@ impl Recv {
 pub struct Socket {
     fd: OwnedFd,
     tls: Mutex<Option<TlsSession>>,
+    /// This library turned the NEW_SESSION_TICKET event on (the application had not), so the
+    /// events are its own: fed to TLS, never returned.
+    ticket_events: AtomicBool,
 }
 
 impl std::fmt::Debug for Socket {
@@ -621,11 +626,43 @@ impl Socket {
     pub fn recv_with_flags(&self, buf: &mut [u8], flags: i32) -> io::Result<Recv> {
         loop {
             let r = self.recv_raw(buf, flags)?;
-            let Some(level) = r.handshake_level else {
-                return Ok(r);
-            };
-            self.post_handshake(level, &buf[..r.len])?;
+            if let Some(level) = r.handshake_level {
+                self.post_handshake(level, &buf[..r.len])?;
+                continue;
+            }
+            // The kernel keeps a client's NewSessionTickets out of the CRYPTO stream and
+            // reports each as an event: TLS takes it (for resumption).
+            let whole = MSG_QUIC_NOTIFICATION | libc::MSG_EOR as u32;
+            if r.msg_flags & whole == whole
+                && r.len > 1
+                && buf[0] == QUIC_EVENT_NEW_SESSION_TICKET
+                && flags & libc::MSG_PEEK == 0
+            {
+                self.post_handshake(QUIC_CRYPTO_APP, &buf[1..r.len])?;
+                if self.ticket_events.load(Ordering::Relaxed) {
+                    continue;
+                }
+            }
+            return Ok(r);
         }
+    }
+
+    /// Client, before its handshake, when every read goes through [`Socket::recv`] (the Rust
+    /// API; not the C API, whose `quic_recvmsg` is a plain `recvmsg`): has the kernel report
+    /// the server's NewSessionTickets as events (turned on here unless the application already
+    /// did), which `recv` hands to TLS.
+    pub(crate) fn want_ticket_events(&self) -> io::Result<()> {
+        let mut ev = [QUIC_EVENT_NEW_SESSION_TICKET, 0];
+        self.getsockopt_raw(SOL_QUIC, QUIC_SOCKOPT_EVENT, &mut ev)?;
+        if ev[1] == 0 {
+            self.setsockopt_raw(
+                SOL_QUIC,
+                QUIC_SOCKOPT_EVENT,
+                &[QUIC_EVENT_NEW_SESSION_TICKET, 1],
+            )?;
+            self.ticket_events.store(true, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// Handles handshake bytes received after the handshake.
@@ -716,6 +753,7 @@ impl FromRawFd for Socket {
             // SAFETY: the caller hands over ownership of an open fd.
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
             tls: Mutex::new(None),
+            ticket_events: AtomicBool::new(false),
         }
     }
 }
@@ -731,6 +769,7 @@ impl From<OwnedFd> for Socket {
         Self {
             fd,
             tls: Mutex::new(None),
+            ticket_events: AtomicBool::new(false),
         }
     }
 }

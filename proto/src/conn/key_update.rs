@@ -138,7 +138,7 @@ impl<C: Crypto> AppKeys<C> {
         let failed = |_| super::internal("key update failed");
         match which {
             RxKey::Current => {
-                if self.first_rx_pn.map_or(true, |f| pn < f) {
+                if crate::none_or(self.first_rx_pn, |f| pn < f) {
                     self.first_rx_pn = Some(pn);
                 }
                 Ok(false)

@@ -86,7 +86,7 @@ impl Pmtud {
     }
 
     pub(crate) fn on_timeout(&mut self, now: u64) {
-        if self.next_probe.map_or(true, |t| now < t) || self.in_flight.is_some() {
+        if crate::none_or(self.next_probe, |t| now < t) || self.in_flight.is_some() {
             return;
         }
         self.next_probe = None;

@@ -286,7 +286,7 @@ impl<C: Crypto> Connection<C> {
         // A client accepts packets from the server's address only (servers do not migrate).
         if self.side == Side::Client
             && from != self.paths.active.remote
-            && self.paths.probe.as_ref().map_or(true, |p| p.remote != from)
+            && crate::none_or(self.paths.probe.as_ref(), |p| p.remote != from)
         {
             return Outcome::Dropped;
         }
@@ -465,7 +465,7 @@ impl<C: Crypto> Connection<C> {
             self.discard_space(Space::Initial);
         }
         if meta.ptype == PacketType::OneRtt && !self.paths.is_active(to, from) {
-            let newest = largest_before.map_or(true, |l| pn > l);
+            let newest = crate::none_or(largest_before, |l| pn > l);
             // NAT rebinding cannot be refused, and a peer that migrates although we sent
             // disable_active_migration may be followed after path validation (RFC 9000 §9,
             // §18.2); the parameter the peer sent only restricts our own addresses.

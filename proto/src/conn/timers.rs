@@ -105,7 +105,7 @@ impl<C: Crypto> Connection<C> {
     }
 
     fn loss_on_timeout(&mut self, now: u64) {
-        if self.loss.timer().map_or(true, |t| now < t) {
+        if crate::none_or(self.loss.timer(), |t| now < t) {
             return;
         }
         let path = self.path_state();

@@ -414,7 +414,7 @@ impl<M> LossDetector<M> {
         C: CongestionControl,
         F: FnMut(Space, Fate, SentPacket<M>),
     {
-        if self.timer.map_or(true, |t| now < t) {
+        if crate::none_or(self.timer, |t| now < t) {
             return Timeout::NotDue;
         }
         if let Some((_, space)) = self.earliest_loss_time() {
@@ -497,7 +497,7 @@ impl<M> LossDetector<M> {
         let mut best: Option<(u64, Space)> = None;
         for space in Space::ALL {
             if let Some(t) = self.state(space).loss_time {
-                if best.map_or(true, |(b, _)| t < b) {
+                if crate::none_or(best, |(b, _)| t < b) {
                     best = Some((t, space));
                 }
             }
@@ -542,7 +542,7 @@ impl<M> LossDetector<M> {
                 continue;
             };
             let t = last.saturating_add(self.rtt.pto_duration(app, self.pto_count));
-            if best.map_or(true, |(b, _)| t < b) {
+            if crate::none_or(best, |(b, _)| t < b) {
                 best = Some((t, space));
             }
         }

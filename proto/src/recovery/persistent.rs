@@ -33,7 +33,7 @@ impl PersistentCongestion {
 
     /// A packet sent at `time_sent` was declared lost (calls come in send order).
     pub fn on_lost(&mut self, time_sent: u64, ack_eliciting: bool) {
-        if !ack_eliciting || self.first_rtt_sample.map_or(true, |f| time_sent <= f) {
+        if !ack_eliciting || crate::none_or(self.first_rtt_sample, |f| time_sent <= f) {
             return;
         }
         match self.run_start {

@@ -119,7 +119,7 @@ impl ReceivedPackets {
             return Ok(Received::Duplicate);
         }
         self.ecn.record(ecn);
-        if self.largest.map_or(true, |(l, _)| pn > l) {
+        if crate::none_or(self.largest, |(l, _)| pn > l) {
             self.largest = Some((pn, now));
         }
         self.pending = true;

@@ -252,7 +252,8 @@ impl<M> SentPackets<M> {
         let mut prev_smallest: Option<u64> = None;
         for (smallest, largest) in ranges {
             let bad = smallest > largest || prev_smallest.is_some_and(|p| largest >= p);
-            let unsent = prev_smallest.is_none() && self.largest_sent.map_or(true, |l| largest > l);
+            let unsent =
+                prev_smallest.is_none() && crate::none_or(self.largest_sent, |l| largest > l);
             if bad || unsent {
                 self.undo_marks(&marks);
                 return Err(if bad {

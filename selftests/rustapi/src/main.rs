@@ -231,6 +231,56 @@ fn blocking_tests(tap: &mut Tap, client_tls: &TlsConfig, server_tls: &TlsConfig)
     tap.report("blocking_server_side", r);
 }
 
+/// Resumption through the kernel: the server's NewSessionTicket reaches the client as a
+/// NEW_SESSION_TICKET event that `recv` hands to rustls, so a second connection with the same
+/// client configuration resumes.
+fn blocking_resumption() -> TResult {
+    // Fresh configurations: the shared client's cache holds tickets of the earlier tests.
+    let (client_tls, server_tls) = tls_configs()?;
+    let client_tls = &client_tls;
+    let l = ctx(
+        QuicListener::bind(loopback(), server_tls.clone(), options()),
+        "bind",
+    )?;
+    let addr = ctx(l.local_addr(), "local_addr")?;
+    let server = thread::spawn(move || -> TResult {
+        for _ in 0..2 {
+            let (conn, _) = ctx(l.accept(), "accept")?;
+            let s = ctx(conn.accept_stream(), "accept_stream")?;
+            let data = ctx(s.read_to_end_vec(), "server read")?;
+            ctx(s.write_all_and_finish(&data), "server echo")?;
+            // Until the client has read the echo and closed.
+            let _ = conn.accept_stream();
+        }
+        Ok(())
+    });
+    let r = (|| {
+        let mut resumed = Vec::new();
+        for i in 0..2 {
+            let conn = ctx(
+                QuicConnection::connect(addr, client_tls, &options()),
+                "connect",
+            )?;
+            resumed.push(conn.handshake_info().resumed);
+            let s = ctx(conn.open_stream(false), "open_stream")?;
+            let data = pattern(i, 1000);
+            ctx(s.write_all_and_finish(&data), "write")?;
+            let got = ctx(s.read_to_end_vec(), "read")?;
+            ensure!(got == data, "echo of connection {i} differs");
+            ctx(conn.close(0, "done"), "close")?;
+        }
+        ensure!(
+            resumed == [false, true],
+            "resumed flags of the two connections: {resumed:?}"
+        );
+        Ok(())
+    })();
+    let s = server
+        .join()
+        .map_err(|_| "server thread panicked".to_string())?;
+    r.and(s)
+}
+
 async fn tokio_concurrent(client_tls: TlsConfig, server_tls: TlsConfig) -> TResult {
     let l = ctx(
         AsyncQuicListener::bind(loopback(), server_tls, options()),
@@ -331,7 +381,7 @@ fn main() {
         std::process::exit(1);
     });
     println!("TAP version 13");
-    println!("1..9");
+    println!("1..10");
     let mut tap = Tap { n: 0, failed: 0 };
     let (client_tls, server_tls) = match tls_configs() {
         Ok(t) => t,
@@ -348,6 +398,7 @@ fn main() {
             Err("an earlier step failed".into()),
         );
     }
+    tap.report("blocking_resumption", blocking_resumption());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -92,7 +92,7 @@ impl HyStart {
     /// An in-flight packet sent at `sent_time`, `bytes` long, was acknowledged while in slow
     /// start; `last_sent` is when the most recent packet was sent.
     pub fn on_ack(&mut self, sent_time: u64, bytes: u64, last_sent: u64) -> Verdict {
-        if self.window_end.map_or(true, |end| sent_time > end) {
+        if crate::none_or(self.window_end, |end| sent_time > end) {
             // A new round.
             self.window_end = Some(last_sent);
             self.last_round_min_rtt = self.current_round_min_rtt.or(self.last_round_min_rtt);

@@ -66,8 +66,8 @@ impl Stream {
 
     /// True when every part is terminal and the stream can be forgotten.
     pub fn is_closed(&self) -> bool {
-        self.send.as_ref().map_or(true, |s| s.state().is_terminal())
-            && self.recv.as_ref().map_or(true, |r| r.state().is_terminal())
+        crate::none_or(self.send.as_ref(), |s| s.state().is_terminal())
+            && crate::none_or(self.recv.as_ref(), |r| r.state().is_terminal())
     }
 
     fn has_control(&self) -> bool {
