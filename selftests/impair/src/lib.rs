@@ -8,6 +8,7 @@ use std::fmt::Display;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use quic::ksock::{Recv, SockType, Socket};
@@ -27,6 +28,21 @@ pub const ALPN: &str = "kquic-test";
 pub const SERVER_NAME: &str = "kquic.test";
 /// Bytes per sendmsg / recvmsg.
 pub const CHUNK: usize = 64 * 1024;
+
+/// How many times slower than the default kernel the running one is: 3 on the debug flavour
+/// (KASAN, lockdep, kmemleak; its release ends in `-debug`), else 1. Watchdogs and wake-up
+/// limits are multiplied by it.
+pub fn slowdown() -> u32 {
+    static F: OnceLock<u32> = OnceLock::new();
+    *F.get_or_init(|| {
+        let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        if r.trim().ends_with("-debug") {
+            3
+        } else {
+            1
+        }
+    })
+}
 
 /// A test's result: `Err` carries the reason.
 pub type TResult = Result<(), String>;

@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::{netns, panic_message, sys};
+use crate::{netns, panic_message, slowdown, sys};
 
 /// How a case ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +44,8 @@ impl From<Result<(), String>> for Outcome {
 pub struct Case {
     /// Its TAP name.
     pub name: &'static str,
-    /// The watchdog: the case is killed (and fails) if it runs longer.
+    /// The watchdog: the case is killed (and fails) if it runs longer (times
+    /// [`slowdown`](crate::slowdown)).
     pub deadline: Duration,
     /// The test, run in a process of its own.
     pub run: fn() -> Outcome,
@@ -171,7 +172,8 @@ fn run_case(c: &Case, prefix: &str) -> Outcome {
             }
         }
     });
-    let deadline = Instant::now() + c.deadline;
+    let limit = c.deadline * slowdown();
+    let deadline = Instant::now() + limit;
     let mut outcome = None;
     let mut hung = false;
     loop {
@@ -202,8 +204,8 @@ fn run_case(c: &Case, prefix: &str) -> Outcome {
     }
     if hung {
         note_line(&format!(
-            "{}: watchdog: still running after {:?}; its tasks:",
-            c.name, c.deadline
+            "{}: watchdog: still running after {limit:?}; its tasks:",
+            c.name
         ));
         for l in sys::describe_group(pgid) {
             note_line(&l);
@@ -239,7 +241,7 @@ fn run_case(c: &Case, prefix: &str) -> Outcome {
     };
     // Nothing may be left behind: every socket the case made is freed (orphans end their
     // closing period, namespaces are dismantled).
-    match sys::wait_refcnt(base, SETTLE) {
+    match sys::wait_refcnt(base, SETTLE * slowdown()) {
         Ok(d) if d > Duration::from_millis(100) => note_line(&format!(
             "{}: its last QUIC sockets were freed {:.1} s after it ended",
             c.name,

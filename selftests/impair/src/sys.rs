@@ -65,6 +65,24 @@ pub fn quic_sockets_summary() -> String {
     }
 }
 
+/// The counters of `/proc/net/quic/snmp` in the calling thread's namespace, the non-zero ones
+/// as `Name value` (the `Quic` prefix dropped), joined with commas.
+pub fn quic_snmp_here() -> String {
+    match std::fs::read_to_string("/proc/thread-self/net/quic/snmp") {
+        Ok(t) => t
+            .lines()
+            .filter_map(|l| {
+                let mut it = l.split_whitespace();
+                let name = it.next()?;
+                let v: u64 = it.next()?.parse().ok()?;
+                (v != 0).then(|| format!("{} {v}", name.trim_start_matches("Quic")))
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Err(e) => format!("/proc/thread-self/net/quic/snmp: {e}"),
+    }
+}
+
 /// The calling thread's id.
 pub fn gettid() -> i32 {
     // SAFETY: gettid has no arguments and cannot fail.

@@ -25,7 +25,8 @@ use kquic_impair::runner::{self, Case, Outcome};
 use kquic_impair::sys::{self, gettid, wait_blocked_in};
 use kquic_impair::{
     client_no_verify, connect_to, describe, ensure, listener_on, note, panic_message, pattern,
-    read_to_fin, send_all, serve_echo, sha256_hex, tls_configs, wait_closed, Context, TResult, Tls,
+    read_to_fin, send_all, serve_echo, sha256_hex, slowdown, tls_configs, wait_closed, Context,
+    TResult, Tls,
 };
 use quic::ksock::{client_handshake, server_handshake, Socket};
 use quic_uapi::{MSG_QUIC_STREAM_FIN, MSG_QUIC_STREAM_NEW};
@@ -33,9 +34,14 @@ use quic_uapi::{MSG_QUIC_STREAM_FIN, MSG_QUIC_STREAM_NEW};
 /// Timeouts of sockets that are not meant to block for ever.
 const T: Duration = Duration::from_secs(10);
 /// How long a blocked call may take to return once it has reason to.
-const WAKE: Duration = Duration::from_secs(3);
+fn wake() -> Duration {
+    Duration::from_secs(3) * slowdown()
+}
+
 /// How long the sockets of a case may take to be freed (closing periods, namespaces).
-const SETTLE: Duration = Duration::from_secs(20);
+fn settle() -> Duration {
+    Duration::from_secs(20) * slowdown()
+}
 
 fn lo() -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0)
@@ -239,9 +245,9 @@ fn refcnt_base() -> Result<i64, String> {
     sys::module_refcnt()
 }
 
-/// Every socket made since `base` is freed within [`SETTLE`].
+/// Every socket made since `base` is freed within [`settle`].
 fn settled(base: i64) -> TResult {
-    let d = sys::wait_refcnt(base, SETTLE)?;
+    let d = sys::wait_refcnt(base, settle())?;
     note!("all sockets freed ({:.2} s)", d.as_secs_f64());
     Ok(())
 }
@@ -569,7 +575,7 @@ fn close_during_recvmsg() -> Outcome {
             ),
             None => {
                 note!("recvmsg still blocked 300 ms after close() (as with TCP)");
-                let (r, d) = b.result(Duration::from_secs(2) + WAKE)?;
+                let (r, d) = b.result(Duration::from_secs(2) + wake())?;
                 note!(
                     "recvmsg returned {r} after {:.2} s (its SO_RCVTIMEO)",
                     d.as_secs_f64()
@@ -594,7 +600,7 @@ fn close_during_accept() -> Outcome {
         let b = Blocked::spawn(move || describe(&borrowed(fd).accept().map(|x| x.1)));
         b.wait_blocked(ACCEPT, "accept")?;
         close_fd(fd)?;
-        let (r, d) = b.result(Duration::from_secs(2) + WAKE)?;
+        let (r, d) = b.result(Duration::from_secs(2) + wake())?;
         note!(
             "accept returned {r} {:.2} s after it blocked",
             d.as_secs_f64()
@@ -623,7 +629,7 @@ fn shutdown_during_recvmsg() -> Outcome {
         });
         b.wait_blocked(RECVMSG, "recvmsg")?;
         c.shutdown(Shutdown::Both).ctx("shutdown(SHUT_RDWR)")?;
-        let (r, d) = b.result(WAKE)?;
+        let (r, d) = b.result(wake())?;
         note!(
             "recvmsg returned {r} {:.0} ms after shutdown",
             d.as_secs_f64() * 1e3
@@ -646,7 +652,7 @@ fn shutdown_during_accept() -> Outcome {
         let b = Blocked::spawn(move || describe(&l2.accept().map(|x| x.1)));
         b.wait_blocked(ACCEPT, "accept")?;
         l.shutdown(Shutdown::Read).ctx("shutdown(SHUT_RD)")?;
-        let (r, d) = b.result(WAKE)?;
+        let (r, d) = b.result(wake())?;
         note!(
             "accept returned {r} {:.0} ms after shutdown",
             d.as_secs_f64() * 1e3
@@ -674,7 +680,7 @@ fn shutdown_during_sendmsg() -> Outcome {
         });
         b.wait_blocked(SENDMSG, "sendmsg")?;
         c.shutdown(Shutdown::Write).ctx("shutdown(SHUT_WR)")?;
-        let (r, d) = b.result(WAKE)?;
+        let (r, d) = b.result(wake())?;
         note!(
             "sendmsg returned {r} {:.0} ms after shutdown",
             d.as_secs_f64() * 1e3
@@ -701,13 +707,14 @@ fn canaries(pair: &Pair) -> Result<[String; 2], String> {
     Ok(names)
 }
 
-/// Both namespaces are dismantled (their canaries gone) within [`SETTLE`].
+/// Both namespaces are dismantled (their canaries gone) within [`settle`].
 fn dismantled(names: &[String; 2]) -> TResult {
     let t = Instant::now();
+    let limit = settle();
     while names.iter().any(|n| netns::link_exists(n)) {
         ensure!(
-            t.elapsed() < SETTLE,
-            "the deleted namespaces were not dismantled within {SETTLE:?} (canary links {:?} \
+            t.elapsed() < limit,
+            "the deleted namespaces were not dismantled within {limit:?} (canary links {:?} \
              still exist: something still holds them)",
             names
                 .iter()
@@ -732,8 +739,9 @@ fn netns_deleted_during_transfer() -> Outcome {
         const LEN: usize = 2 << 20;
         let base = refcnt_base()?;
         let pair = Pair::create(&runner::prefix())?;
+        // 4 Mbit/s: the transfer takes seconds, the deletion (two `ip` runs) far less.
         for side in [Side::Client, Side::Server] {
-            pair.impair(side, None, Some("delay 10ms"))?;
+            pair.impair(side, Some("4mbit"), Some("delay 10ms"))?;
         }
         let names = canaries(&pair)?;
         let tls = Arc::new(tls_configs()?);
@@ -773,14 +781,20 @@ fn netns_deleted_during_transfer() -> Outcome {
             Ok(c)
         });
         let t = Instant::now();
-        while progress.load(Ordering::Relaxed) < LEN / 4 && !server.is_finished() {
+        while progress.load(Ordering::Relaxed) < LEN / 8 && !server.is_finished() {
             ensure!(t.elapsed() < T * 3, "the transfer did not start");
             thread::sleep(Duration::from_millis(5));
         }
+        let before = progress.load(Ordering::Relaxed);
         pair.delete()?;
+        let after = progress.load(Ordering::Relaxed);
         note!(
-            "namespaces deleted after {} of {LEN} bytes had arrived",
-            progress.load(Ordering::Relaxed)
+            "namespace names deleted while {before}..{after} of {LEN} bytes had arrived at the \
+             server"
+        );
+        ensure!(
+            after < LEN,
+            "the transfer was over before the namespaces were deleted (too fast: make it slower)"
         );
         let (c, s) = match (join(client), join(server)) {
             (Ok(c), Ok(s)) => (c, s),
