@@ -188,6 +188,11 @@ pub(crate) struct ConnState {
     /// datagrams may be queued before the handshake (sent as 0-RTT once TLS installs the
     /// early keys, else as 1-RTT).
     pub(crate) remembered: bool,
+    /// Bytes of the oldest received datagram already read (a partial read keeps the rest).
+    pub(crate) dgram_read: usize,
+    /// A second tunnel: a migrating client's previous one (for what is in flight on the old
+    /// path) or the one of a server's preferred address.
+    pub(crate) extra_tunnel: Option<TunnelRef>,
 }
 
 /// Largest post-handshake message kept (a NewSessionTicket is a few hundred bytes).
@@ -227,6 +232,8 @@ impl ConnState {
                 token: None,
                 nst_partial: MVec::new(),
                 remembered: false,
+                dgram_read: 0,
+                extra_tunnel: None,
             },
             GFP_KERNEL,
         )
@@ -419,6 +426,25 @@ impl ConnState {
                 self.take_tickets()
             }
             Event::CryptoData(level) => self.crypto |= 1 << level.abi(),
+            // getsockname/getpeername follow the active path.
+            Event::Migration { .. } => {
+                // SAFETY: `sk` is live and locked (the contract of `drive`).
+                let family = unsafe { sys::kq_sk_family(sk) };
+                let (l, p) = (self.conn.local_addr(), self.conn.peer_addr());
+                // SAFETY: as above; the arrays hold the 4 or 16 bytes of the socket's family.
+                unsafe {
+                    sys::kq_sk_set_local(
+                        sk,
+                        crate::addr::for_sock(family, &l.ip()).as_ptr().cast(),
+                        l.port(),
+                    );
+                    sys::kq_sk_set_peer(
+                        sk,
+                        crate::addr::for_sock(family, &p.ip()).as_ptr().cast(),
+                        p.port(),
+                    );
+                }
+            }
             Event::NewToken(t) if self.conn.side() == Side::Client => {
                 let mut v = MVec::new();
                 if v.extend_from_slice(&t).is_ok() {

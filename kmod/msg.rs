@@ -7,7 +7,7 @@
 
 use kernel::ffi::{c_int, c_long};
 use kernel::prelude::*;
-use quic_proto::conn::Level;
+use quic_proto::conn::{DatagramError, Level};
 use quic_proto::stream::{ApiError, Dir, StreamId};
 use quic_uapi as uapi;
 
@@ -205,6 +205,28 @@ unsafe fn send_stream(
     }
 }
 
+/// `QUIC_SOCKOPT_STREAM_OPEN` get of the next stream without `MSG_QUIC_STREAM_DONTWAIT`: opens
+/// it, waiting up to `SO_SNDTIMEO` for the peer's MAX_STREAMS when at its limit (as a sendmsg
+/// on a new stream does); returns the stream ID.
+///
+/// # Safety
+/// `sk` is a live socket of ours, not locked by the caller (process context).
+pub(crate) unsafe fn stream_open_wait(sk: *mut sys::sock, uni: bool) -> Result<i64, i32> {
+    let flags = if uni { uapi::MSG_QUIC_STREAM_UNI } else { 0 };
+    // SAFETY: `sk` is live.
+    let mut timeo = unsafe { sys::kq_sndtimeo(sk, 0) };
+    // SAFETY: `sk` is live; process context.
+    unsafe { sys::kq_lock_sock(sk) };
+    // SAFETY: locked until the release below.
+    let r = unsafe { send_stream(sk, Some(-1), flags, false, &mut timeo) };
+    // SAFETY: taken above; released right after.
+    unsafe {
+        socket::process_queued(sk);
+        sys::kq_release_sock(sk);
+    }
+    r.map(|sid| sid.raw() as i64)
+}
+
 /// Writes the message to stream `sid`, waiting for buffer room unless non-blocking.
 ///
 /// # Safety
@@ -365,7 +387,14 @@ unsafe fn sendmsg_locked(
             }
             // SAFETY: `msg` is valid.
             let data = unsafe { copy_in(msg, len) }?;
-            let r = cs.conn.datagram_send(&data).map_err(|_| err(sys::EMSGSIZE));
+            let r = cs.conn.datagram_send(&data).map_err(|e| match e {
+                // The peer takes no datagrams at all (lxin/quic: EINVAL).
+                DatagramError::Unsupported => err(sys::EINVAL),
+                DatagramError::Blocked => err(sys::EAGAIN),
+                DatagramError::OutOfMemory => err(sys::ENOMEM),
+                DatagramError::Closed => err(sys::EPIPE),
+                DatagramError::TooLarge => err(sys::EMSGSIZE),
+            });
             // SAFETY: `sk` is live and locked.
             unsafe { cs.drive(sk) };
             r.map(|()| len)
@@ -600,24 +629,30 @@ unsafe fn recvmsg_locked(
             return Ok(total);
         }
         if let Some(n) = cs.conn.datagram_peek_len() {
-            let want = size.min(buf.len());
-            let cap = n.min(buf.len());
-            let got = if peek {
-                cs.conn.datagram_peek(&mut buf[..cap]).unwrap_or(0)
-            } else {
-                cs.conn.datagram_recv(&mut buf[..cap]).unwrap_or(0)
-            };
-            let out = got.min(want);
+            // A datagram is read like an event: a short read leaves the rest for the next
+            // recvmsg, and MSG_EOR marks the part that ends it.
+            let off = cs.dgram_read.min(n);
+            let out = (n - off).min(size).min(buf.len());
+            cs.conn.datagram_peek_from(off, &mut buf[..out]);
             // SAFETY: `msg` is valid; `buf[..out]` initialised.
             let rc = unsafe { sys::kq_copy_to_msg(msg, buf.as_ptr().cast(), out) };
             if rc != 0 {
                 return Err(rc);
             }
+            let end = off + out == n;
+            if !peek {
+                if end {
+                    cs.conn.datagram_recv(&mut []);
+                    cs.dgram_read = 0;
+                } else {
+                    cs.dgram_read = off + out;
+                }
+            }
             // SAFETY: `msg` is valid.
             unsafe {
                 sys::kq_msg_set_flags(
                     msg,
-                    uapi::MSG_QUIC_DATAGRAM as i32 | if out == got { MSG_EOR } else { 0 },
+                    uapi::MSG_QUIC_DATAGRAM as i32 | if end { MSG_EOR } else { 0 },
                 )
             };
             return Ok(out);

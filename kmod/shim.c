@@ -43,6 +43,14 @@ static inline void kq_hrtimer_setup(struct hrtimer *t, enum hrtimer_restart (*fn
 #define KQ_TUNNEL_IPCB_FLAGS
 #endif
 
+/* 7.x wants a workqueue to say per-CPU or unbound; ours is per-CPU (the work runs where the
+ * datagram was queued), which was the default before. */
+#ifdef KQ_HAVE_WQ_PERCPU
+#define KQ_WQ_PERCPU	WQ_PERCPU
+#else
+#define KQ_WQ_PERCPU	0
+#endif
+
 /* sock_i_uid() became sk_uid() (a lockless read of the same field). */
 static inline kuid_t kq_sock_uid(struct sock *sk)
 {
@@ -532,7 +540,7 @@ static inline struct sock *kq_sk_of_ext(struct kq_ext *e)
 
 int kq_wq_init(void)
 {
-	kq_wq = alloc_workqueue("kquic", WQ_MEM_RECLAIM, 0);
+	kq_wq = alloc_workqueue("kquic", WQ_MEM_RECLAIM | KQ_WQ_PERCPU, 0);
 	return kq_wq ? 0 : -ENOMEM;
 }
 

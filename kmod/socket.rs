@@ -402,21 +402,13 @@ pub(crate) unsafe extern "C" fn quic_connect(
             let local = addr::from_raw(pfam, &saddr, port.to_be());
             let config = driver::config(&st.opts);
             let mut conn = driver::new_client(&config, local, peer)?;
-            // Set before connect: a token from an earlier connection for our Initials, and
-            // that connection's server parameters for 0-RTT.
+            // A token set before connect (from an earlier connection) goes in our Initials.
+            // (The server's remembered parameters are set after connect, on the connection.)
             if !st.opts.token().is_empty() {
                 conn.set_token(st.opts.token())
                     .map_err(|_| -(sys::ENOMEM as i32))?;
             }
-            let remembered = st.opts.remembered_tp().is_some();
-            if let Some(tp) = st.opts.remembered_tp() {
-                conn.set_remembered_transport_params(
-                    &quic_proto::transport_params::TransportParams::from_uapi(tp),
-                )
-                .map_err(|_| -(sys::EINVAL as i32))?;
-            }
             let mut cs = ConnState::new(sk, conn, tun.try_clone()?, None)?;
-            cs.remembered = remembered;
             cs.events_on = st.opts.events;
             sys::kq_sk_set_local(
                 sk,
@@ -499,7 +491,7 @@ pub(crate) unsafe extern "C" fn quic_unhash(_sk: *mut sys::sock) {}
 ///
 /// # Safety
 /// `addr` must point to `len` readable bytes.
-unsafe fn parse_addr(
+pub(crate) unsafe fn parse_addr(
     family: u16,
     addr: *const sys::sockaddr,
     len: c_int,

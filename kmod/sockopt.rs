@@ -41,9 +41,6 @@ pub(crate) struct Options {
     alpn: MVec<u8>,
     token: MVec<u8>,
     ticket: MVec<u8>,
-    /// `QUIC_SOCKOPT_TRANSPORT_PARAM` with `remote = 1` was set (parameters remembered from an
-    /// earlier connection, for 0-RTT).
-    remote_tp_set: bool,
 }
 
 /// Length of the session ticket key a listener makes for itself when none was set.
@@ -95,11 +92,6 @@ impl Options {
         &self.token
     }
 
-    /// The peer's remembered transport parameters, if the user set them.
-    pub(crate) fn remembered_tp(&self) -> Option<&uapi::quic_transport_param> {
-        self.remote_tp_set.then_some(&self.remote_tp)
-    }
-
     /// A listener without a session ticket key gets a random one, which its accepted sockets
     /// inherit and hand to the TLS library (`QUIC_SOCKOPT_SESSION_TICKET` get).
     pub(crate) fn ensure_ticket_key(&mut self) -> Result<(), i32> {
@@ -125,7 +117,6 @@ impl Options {
             alpn: self.alpn.try_clone().map_err(e)?,
             token: self.token.try_clone().map_err(e)?,
             ticket: self.ticket.try_clone().map_err(e)?,
-            remote_tp_set: self.remote_tp_set,
         })
     }
 
@@ -144,7 +135,6 @@ impl Options {
             alpn: MVec::new(),
             token: MVec::new(),
             ticket: MVec::new(),
-            remote_tp_set: false,
         }
     }
 }
@@ -372,15 +362,21 @@ fn set(
             let p = merge_tp(&base, &given);
             check_tp(&p)?;
             if p.remote != 0 {
-                opts.remote_tp = p;
-                opts.remote_tp_set = true;
+                // The peer's parameters are set between connect() and the handshake (the
+                // live-connection path), as in lxin/quic.
+                return einval();
             } else {
                 opts.local_tp = p;
             }
             Ok(())
         }
         uapi::QUIC_SOCKOPT_CONNECTION_CLOSE => {
-            let c = read_struct(optval, optlen, 8, uapi::quic_connection_close::default())?;
+            let c: uapi::quic_connection_close =
+                read_struct(optval, optlen, 8, uapi::quic_connection_close::default())?;
+            // The phrase is a C string: it must end within its 64 bytes.
+            if !c.phrase.contains(&0) {
+                return einval();
+            }
             opts.close = c;
             Ok(())
         }
@@ -450,7 +446,7 @@ fn set(
             Err(-(sys::ENOTCONN as i32))
         }
         // Get-only.
-        uapi::QUIC_SOCKOPT_STREAM_OPEN => Err(-(sys::EINVAL as i32)),
+        uapi::QUIC_SOCKOPT_STREAM_OPEN => Err(-(sys::ENOPROTOOPT as i32)),
         _ => Err(-(sys::ENOPROTOOPT as i32)),
     }
 }
@@ -556,12 +552,12 @@ fn get(opts: &Options, optname: c_int, out: &UserOut) -> Result<(), i32> {
             Err(-(sys::ENOTCONN as i32))
         }
         uapi::QUIC_SOCKOPT_TRANSPORT_PARAM_EXT => Err(-(sys::ENOTCONN as i32)),
-        // Set-only options.
+        // Set-only options (as lxin/quic: no such option to get).
         uapi::QUIC_SOCKOPT_STREAM_RESET
         | uapi::QUIC_SOCKOPT_STREAM_STOP_SENDING
         | uapi::QUIC_SOCKOPT_CONNECTION_MIGRATION
         | uapi::QUIC_SOCKOPT_KEY_UPDATE
-        | uapi::QUIC_SOCKOPT_CRYPTO_SECRET => Err(-(sys::EINVAL as i32)),
+        | uapi::QUIC_SOCKOPT_CRYPTO_SECRET => Err(-(sys::ENOPROTOOPT as i32)),
         _ => Err(-(sys::ENOPROTOOPT as i32)),
     }
 }
@@ -615,7 +611,16 @@ unsafe fn conn_set(
         };
         return Some(Err(e));
     }
+    let complete = cs.conn.is_handshake_complete();
     let r = match optname {
+        // Handshake-only options, refused before anything is touched once it is over.
+        uapi::QUIC_SOCKOPT_CRYPTO_SECRET | uapi::QUIC_SOCKOPT_TRANSPORT_PARAM_EXT
+            if complete || (optname == uapi::QUIC_SOCKOPT_TRANSPORT_PARAM_EXT && cs.peer_tp) =>
+        {
+            einval()
+        }
+        // The configuration is fixed once the connection is established (lxin/quic).
+        uapi::QUIC_SOCKOPT_CONFIG if complete => einval(),
         uapi::QUIC_SOCKOPT_CRYPTO_SECRET => (|| {
             let s: uapi::quic_crypto_secret = read_struct(
                 optval,
@@ -679,6 +684,77 @@ unsafe fn conn_set(
             .map_err(api_errno)
         })(),
         uapi::QUIC_SOCKOPT_KEY_UPDATE => cs.conn.key_update().map_err(|_| -(sys::EINVAL as i32)),
+        uapi::QUIC_SOCKOPT_CONNECTION_MIGRATION => (|| {
+            // The address, copied in and parsed as bind's is.
+            let mut raw = [0u8; size_of::<sys::sockaddr_in6>()];
+            let n = (optlen as usize).min(raw.len());
+            if n < size_of::<sys::sockaddr_in>() {
+                return einval();
+            }
+            // SAFETY: `optval` holds `optlen >= n` bytes per the contract; `raw` has room.
+            to_errno(unsafe { sys::kq_copy_from_sockptr(raw.as_mut_ptr().cast(), optval, n) })?;
+            // SAFETY: `sk` is live.
+            let family = unsafe { sys::kq_sk_family(sk) };
+            // SAFETY: `raw` holds `n` initialised bytes.
+            let local = unsafe { socket::parse_addr(family, raw.as_ptr().cast(), n as c_int) }
+                .map_err(|_| -(sys::EINVAL as i32))?;
+            // SAFETY: as above.
+            let scope = unsafe { crate::addr::scope_id(raw.as_ptr().cast(), n as c_int) };
+            let ip = crate::addr::from_raw(family, &local.addr, 0).ip();
+            let cur = cs.conn.local_addr();
+            let server = cs.conn.side() == Side::Server;
+            // Another address of the same family: a client moves to it once the path is
+            // validated; a server offers it as its preferred address, before its handshake.
+            if ip.is_unspecified()
+                || ip.is_ipv4() != cur.ip().is_ipv4()
+                || (ip == cur.ip() && (local.port == 0 || local.port == cur.port()))
+                || (server && complete)
+            {
+                return einval();
+            }
+            // SAFETY: `sk` is live and locked (process context).
+            let tun = unsafe { crate::tunnel::acquire(sk, &local, scope) }?;
+            let new = core::net::SocketAddr::new(ip, tun.port());
+            if server {
+                cs.conn.set_preferred_address(new)
+            } else {
+                cs.conn.migrate(new)
+            }
+            .map_err(|_| -(sys::EINVAL as i32))?;
+            // Datagrams to the new address arrive through its tunnel; the old one is kept for
+            // what is still in flight on the old path.
+            if server {
+                cs.extra_tunnel = Some(tun);
+            } else {
+                cs.extra_tunnel = Some(core::mem::replace(&mut cs.tunnel, tun));
+            }
+            Ok(())
+        })(),
+        uapi::QUIC_SOCKOPT_CONNECTION_ID => (|| {
+            let i: uapi::quic_connection_id_info = read_struct(
+                optval,
+                optlen,
+                size_of::<uapi::quic_connection_id_info>(),
+                Default::default(),
+            )?;
+            let dest = i.dest != 0;
+            // Zero fields keep what is in use (as lxin/quic): `{dest 1, prior_to 1}` retires
+            // the peer's IDs below 1 and keeps the active one.
+            let (cur_active, cur_prior) = cs.conn.connection_id_info(dest);
+            let active = if i.active == 0 {
+                cur_active
+            } else {
+                u64::from(i.active)
+            };
+            let prior_to = if i.prior_to == 0 {
+                cur_prior
+            } else {
+                u64::from(i.prior_to)
+            };
+            cs.conn
+                .set_connection_id(dest, active, prior_to)
+                .map_err(|_| -(sys::EINVAL as i32))
+        })(),
         uapi::QUIC_SOCKOPT_TOKEN => (|| {
             let v = read_bytes(optval, optlen, TOKEN_MAX)?;
             if cs.conn.side() == Side::Server {
@@ -693,12 +769,15 @@ unsafe fn conn_set(
             st.opts.token = v;
             Ok(())
         })(),
+        // A server's own parameters went into its connection at accept; remembered ones are
+        // a client's.
+        uapi::QUIC_SOCKOPT_TRANSPORT_PARAM if cs.conn.side() == Side::Server => einval(),
         uapi::QUIC_SOCKOPT_TRANSPORT_PARAM if cs.conn.side() == Side::Client => (|| {
             let head: uapi::quic_transport_param =
                 read_struct(optval, optlen, 4, Default::default())?;
             if head.remote == 0 {
-                // Our own parameters are fixed once the connection exists.
-                return Err(-(sys::EISCONN as i32));
+                // Our own parameters are fixed once the connection exists (lxin/quic: EINVAL).
+                return einval();
             }
             // The server's parameters of an earlier connection, for 0-RTT: only before the
             // handshake gives the real ones.
@@ -709,7 +788,6 @@ unsafe fn conn_set(
                 .set_remembered_transport_params(&TransportParams::from_uapi(&p))
                 .map_err(|_| -(sys::EINVAL as i32))?;
             st.opts.remote_tp = p;
-            st.opts.remote_tp_set = true;
             cs.remembered = true;
             Ok(())
         })(),
@@ -768,6 +846,7 @@ unsafe fn conn_get(
             }
             return Some(out.put(v));
         }
+        uapi::QUIC_SOCKOPT_TRANSPORT_PARAM_EXT if cs.conn.is_handshake_complete() => einval(),
         uapi::QUIC_SOCKOPT_TRANSPORT_PARAM_EXT => {
             let mut buf = [0u8; uapi::QUIC_TRANSPORT_PARAM_EXT_MAX_LEN];
             match cs.conn.local_transport_params_ext(&mut buf) {
@@ -778,6 +857,13 @@ unsafe fn conn_get(
         }
         uapi::QUIC_SOCKOPT_STREAM_OPEN => (|| {
             let mut si: uapi::quic_stream_info = out.get_struct()?;
+            let known = uapi::MSG_QUIC_STREAM_NEW
+                | uapi::MSG_QUIC_STREAM_FIN
+                | uapi::MSG_QUIC_STREAM_UNI
+                | uapi::MSG_QUIC_STREAM_DONTWAIT;
+            if si.stream_flags & !known != 0 {
+                return einval();
+            }
             let side = crate::driver::stream_side(&cs.conn);
             if si.stream_id == -1 {
                 let dir = if si.stream_flags & uapi::MSG_QUIC_STREAM_UNI != 0 {
@@ -797,6 +883,13 @@ unsafe fn conn_get(
             }
             cs.last_stream = Some(si.stream_id);
             out.put_struct(&si, core::mem::size_of::<uapi::quic_stream_info>())
+        })(),
+        uapi::QUIC_SOCKOPT_CONNECTION_ID => (|| {
+            let mut i: uapi::quic_connection_id_info = out.get_struct()?;
+            let (active, prior_to) = cs.conn.connection_id_info(i.dest != 0);
+            i.active = active as u32;
+            i.prior_to = prior_to as u32;
+            out.put_struct(&i, core::mem::size_of::<uapi::quic_connection_id_info>())
         })(),
         uapi::QUIC_SOCKOPT_CONNECTION_CLOSE => {
             let info = cs.conn.close_info()?;
@@ -944,6 +1037,25 @@ pub(crate) unsafe extern "C" fn kq_rust_getsockopt(
         optlen,
         len,
     };
+    if optname == uapi::QUIC_SOCKOPT_STREAM_OPEN {
+        // The next stream, may block: opened outside `with_locked` (the wait drops the lock).
+        if let Ok(mut si) = out.get_struct::<uapi::quic_stream_info>() {
+            if si.stream_id == -1
+                && si.stream_flags & !(uapi::MSG_QUIC_STREAM_UNI | uapi::MSG_QUIC_STREAM_NEW) == 0
+            {
+                let uni = si.stream_flags & uapi::MSG_QUIC_STREAM_UNI != 0;
+                // SAFETY: `sk` is live, unlocked; process context.
+                let r = unsafe { crate::msg::stream_open_wait(sk, uni) }.and_then(|id| {
+                    si.stream_id = id;
+                    out.put_struct(&si, core::mem::size_of::<uapi::quic_stream_info>())
+                });
+                return match r {
+                    Ok(()) => 0,
+                    Err(e) => e,
+                };
+            }
+        }
+    }
     // SAFETY: `sk` is live; process context.
     match unsafe {
         socket::with_locked(sk, |st| match conn_get(sk, st, optname, &out) {

@@ -497,6 +497,14 @@ static void on_complete(struct hs_ctx *ctx)
 		return;
 	ctx->completed = 1;
 	kquic_log(LOG_DEBUG, "TLS handshake complete (%s)", ctx->is_server ? "server" : "client");
+	/* The kernel learns the ALPN TLS selected (getsockopt QUIC_SOCKOPT_ALPN then reports it). */
+	{
+		gnutls_datum_t sel;
+
+		if (!gnutls_alpn_get_selected_protocol(ctx->session, &sel) && sel.size &&
+		    setsockopt(ctx->fd, SOL_QUIC, QUIC_SOCKOPT_ALPN, sel.data, sel.size))
+			kquic_log(LOG_DEBUG, "setting the selected ALPN: %d", -errno);
+	}
 	if (ctx->is_server) {
 		/* One NewSessionTicket when the server has tickets enabled. */
 		ret = gnutls_session_ticket_send(ctx->session, 1, 0);

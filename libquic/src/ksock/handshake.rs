@@ -272,6 +272,11 @@ fn version_of(sock: &Socket) -> QuicVersion {
 }
 
 fn finish(sock: &Socket, tls: TlsSession) -> HandshakeInfo {
+    // The kernel learns the ALPN TLS selected (getsockopt `QUIC_SOCKOPT_ALPN` then reports it);
+    // a failure leaves the configured list there, which is all it costs.
+    if let Some(alpn) = tls.alpn().and_then(|a| std::str::from_utf8(a).ok()) {
+        let _ = sock.set_alpn(alpn);
+    }
     let info = HandshakeInfo {
         alpn: tls.alpn().map(<[u8]>::to_vec),
         cipher: tls.cipher(),

@@ -105,6 +105,18 @@ impl<C: Crypto> Connection<C> {
         Some(d.len())
     }
 
+    /// Copies bytes `offset..` of the next received datagram into `buf` without taking it
+    /// (a reader that takes a datagram in several parts); returns its full length.
+    pub fn datagram_peek_from(&self, offset: usize, buf: &mut [u8]) -> Option<usize> {
+        let d = self.dgram.recv.peek()?;
+        let src = d.get(offset.min(d.len())..).unwrap_or(&[]);
+        let n = src.len().min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), src.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        Some(d.len())
+    }
+
     /// Takes the next received datagram, copying what fits into `buf`; returns its full
     /// length (bytes beyond `buf` are dropped).
     pub fn datagram_recv(&mut self, buf: &mut [u8]) -> Option<usize> {

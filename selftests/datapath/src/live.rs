@@ -17,45 +17,11 @@ use quic_uapi::{AbiStruct, MSG_QUIC_DATAGRAM, QUIC_SOCKOPT_EVENT};
 /// Assertions that fail on the current module because it does not do what the spec or the
 /// ABI says (ids are `option.what`; `libquic.` ids are the userspace library's).
 pub(crate) const KNOWN_GAPS: &[&str] = &[
-    // STREAM_OPEN
-    "stream_open.bad_flags",
-    "stream_open.blocks_without_dontwait",
-    // CONNECTION_ID: ENOTCONN on live connections
-    "connection_id.get_live",
-    "connection_id.set_active",
-    "connection_id.bad_active",
-    "connection_id.retire_dest",
-    "connection_id.retire_source",
-    // CONNECTION_CLOSE
-    "connection_close.phrase_unterminated",
-    // CONNECTION_MIGRATION: ENOTCONN on live connections and before a server's handshake
-    "migration.same_address",
-    "migration.family",
-    "migration.client",
-    "migration.server_preferred",
-    // TRANSPORT_PARAM
-    "transport_param.remote_unconnected",
-    "transport_param.set_live",
     // CONFIG
     "config.bbr",
-    "config.set_live",
     // ALPN
-    "libquic.alpn_selected",
     "alpn.listener_routing",
     "alpn.listener_mismatch",
-    // CRYPTO_SECRET on an established connection
-    "crypto_secret.live_handshake",
-    "crypto_secret.live_app",
-    "crypto_secret.live_app_keeps_connection",
-    // TRANSPORT_PARAM_EXT on an established connection
-    "tp_ext.get_live",
-    "tp_ext.set_live_keeps_connection",
-    // errno of the wrong direction (lxin/quic: ENOPROTOOPT)
-    "direction.get_set_only",
-    "direction.set_get_only",
-    // datagrams
-    "dgram.partial_rest",
-    "dgram.peer_disabled",
 ];
 
 static GAPS: Mutex<Vec<String>> = Mutex::new(Vec::new());

@@ -242,6 +242,9 @@ where
 {
     let (l, addr) = listener(v6)?;
     let (done_tx, done_rx) = mpsc::channel::<()>();
+    // A server that closes at once waits for the client's handshake to return first: else its
+    // close can overtake the client's last handshake step (which then fails with ECONNRESET).
+    let (hs_tx, hs_rx) = mpsc::channel::<()>();
     let stls = tls.clone();
     let h = thread::spawn(move || -> TResult {
         let (sock, peer) = l.accept().ctx("accept")?;
@@ -255,6 +258,9 @@ where
             info,
             listen_addr: addr,
         };
+        if linger == Linger::CloseAtOnce {
+            let _ = hs_rx.recv_timeout(TIMEOUT);
+        }
         let r = server(&srv);
         if linger == Linger::UntilClientDone {
             let _ = done_rx.recv_timeout(Duration::from_secs(60));
@@ -265,9 +271,9 @@ where
     let mut keep = None;
     let cr = (|| {
         let c = connected(&addr)?;
-        let r = client_handshake(&c, &tls.client, None)
-            .ctx("client handshake")
-            .and_then(|info| client(&c, &info, addr));
+        let hs = client_handshake(&c, &tls.client, None).ctx("client handshake");
+        let _ = hs_tx.send(());
+        let r = hs.and_then(|info| client(&c, &info, addr));
         keep = Some(c);
         r
     })();
