@@ -47,7 +47,8 @@ pub(crate) struct Listener {
     backlog: usize,
     reqs: MVec<Request>,
     crypto: KernelCrypto,
-    config: Config,
+    /// The engine configuration Initials are answered with (refreshed when options change).
+    pub(crate) config: Config,
 }
 
 impl Listener {

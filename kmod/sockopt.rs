@@ -961,6 +961,11 @@ pub(crate) unsafe extern "C" fn kq_rust_setsockopt(
                 if let Some(cs) = st.conn.as_deref_mut() {
                     cs.events_on = st.opts.events;
                 }
+                // A listener answers Initials (Retry, versions, parameters) with its current
+                // options, set before or after listen().
+                if let Some(l) = st.listener.as_deref_mut() {
+                    l.config = crate::driver::config(&st.opts);
+                }
                 Ok(())
             }
         })
@@ -1040,9 +1045,9 @@ pub(crate) unsafe extern "C" fn kq_rust_getsockopt(
     if optname == uapi::QUIC_SOCKOPT_STREAM_OPEN {
         // The next stream, may block: opened outside `with_locked` (the wait drops the lock).
         if let Ok(mut si) = out.get_struct::<uapi::quic_stream_info>() {
-            if si.stream_id == -1
-                && si.stream_flags & !(uapi::MSG_QUIC_STREAM_UNI | uapi::MSG_QUIC_STREAM_NEW) == 0
-            {
+            let waits =
+                uapi::MSG_QUIC_STREAM_UNI | uapi::MSG_QUIC_STREAM_NEW | uapi::MSG_QUIC_STREAM_FIN;
+            if si.stream_id == -1 && si.stream_flags & !waits == 0 {
                 let uni = si.stream_flags & uapi::MSG_QUIC_STREAM_UNI != 0;
                 // SAFETY: `sk` is live, unlocked; process context.
                 let r = unsafe { crate::msg::stream_open_wait(sk, uni) }.and_then(|id| {

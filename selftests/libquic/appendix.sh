@@ -40,8 +40,10 @@ wait $sp; src=$?
 sed 's/^/# server: /' "$out/bs"; sed 's/^/# client: /' "$out/bc"
 t $crc "appendix B client_handshake() succeeds"
 t $src "appendix B server_handshake() succeeds"
-zrtt() { awk '$1 == "QuicHandshakes0RTT" { print $2 }' /proc/net/quic/snmp 2>/dev/null || echo 0; }
+snmp() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/quic/snmp 2>/dev/null || echo 0; }
+zrtt() { snmp QuicHandshakes0RTT; }
 z0=$(zrtt)
+r0=$(snmp QuicListenerAnswers)
 timeout 60 "$D/bin/appendix-c" server 127.0.0.1 7503 "$K/key.pem" "$K/cert.pem" sample >"$out/cs" 2>&1 &
 sp=$!
 sleep 1
@@ -58,6 +60,10 @@ t $? "appendix C server got the early data of the resumed connection"
 grep -q "recv 'hello quic client! welcome back!' on stream 1" "$out/cc"
 t $? "appendix C client got the answer on the resumed connection"
 z1=$(zrtt)
+r1=$(snmp QuicListenerAnswers)
+echo "# QuicListenerAnswers (Retry): ${r0:-?} before, ${r1:-?} after"
+[ "${r1:-0}" -gt "${r0:-0}" ]
+t $? "appendix C server (validate_peer_address set after listen) answered with a Retry"
 echo "# QuicHandshakes0RTT: ${z0:-?} before, ${z1:-?} after"
 [ "${z1:-0}" -eq $(( ${z0:-0} + 1 )) ]
 t $? "appendix C server accepted 0-RTT on the resumed connection (/proc/net/quic/snmp)"
