@@ -3,6 +3,11 @@
 //! readiness. The TLS handshakes run on the blocking pool (`spawn_blocking`) with the library's
 //! blocking driver, so a runtime handles many handshakes at once without stalling.
 //!
+//! [`AsyncQuicStream`] implements [`tokio::io::AsyncRead`] and [`tokio::io::AsyncWrite`]
+//! (`poll_shutdown` sends the FIN), so `tokio::io::copy`, `AsyncReadExt::read_to_end`,
+//! `AsyncWriteExt::write_all` and friends work on a stream; several streams of a connection
+//! can be driven at once from different tasks.
+//!
 //! ```no_run
 //! use quic::api::{Options, TlsConfig};
 //! use quic::tokio::AsyncQuicConnection;
@@ -17,15 +22,20 @@
 //! # }
 //! ```
 
+use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{ready, Context, Poll};
 
 use quic_uapi::{
     quic_stream_info, MSG_QUIC_STREAM_FIN, MSG_QUIC_STREAM_UNI, QUIC_SOCKOPT_EVENT,
     QUIC_SOCKOPT_STREAM_OPEN,
 };
 use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
 use crate::api::demux::{Demux, RECV_BUF};
@@ -269,10 +279,7 @@ impl AsyncQuicConnection {
 
     /// A handle on stream `id`.
     pub fn stream(&self, id: i64) -> AsyncQuicStream {
-        AsyncQuicStream {
-            shared: self.shared.clone(),
-            id,
-        }
+        AsyncQuicStream::new(self.shared.clone(), id)
     }
 
     /// Sends one datagram.
@@ -308,14 +315,61 @@ impl AsyncQuicConnection {
     }
 }
 
-/// One stream of an [`AsyncQuicConnection`].
-#[derive(Debug, Clone)]
+type BoxIo<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send>>;
+
+/// What the `poll_*` methods of a stream wait on between calls.
+#[derive(Default)]
+struct PollState {
+    /// Until the stream has bytes (or its end) queued, or the connection fails.
+    read: Option<BoxIo<()>>,
+    /// A write in progress: the bytes it sends (copied at the first `poll_write`) and then
+    /// how many went.
+    write: Option<BoxIo<usize>>,
+    /// The FIN being sent.
+    shutdown: Option<BoxIo<()>>,
+}
+
+/// One stream of an [`AsyncQuicConnection`]: the async methods below, or
+/// [`AsyncRead`]/[`AsyncWrite`] (`poll_shutdown` ends the sending side with a FIN).
+///
+/// A clone is another handle on the same stream (e.g. a reader and a writer for
+/// `tokio::io::copy`); a read or write in progress stays with the handle that started it.
+/// As with other `AsyncWrite`s that copy, a `poll_write` left pending must be called again
+/// with the same bytes.
 pub struct AsyncQuicStream {
     shared: Arc<Shared>,
     id: i64,
+    /// Behind a mutex only to keep the stream `Sync`; `poll_*` take it with `get_mut`.
+    polls: Mutex<PollState>,
+}
+
+impl Clone for AsyncQuicStream {
+    fn clone(&self) -> Self {
+        Self::new(self.shared.clone(), self.id)
+    }
+}
+
+impl fmt::Debug for AsyncQuicStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncQuicStream")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AsyncQuicStream {
+    fn new(shared: Arc<Shared>, id: i64) -> Self {
+        Self {
+            shared,
+            id,
+            polls: Mutex::new(PollState::default()),
+        }
+    }
+
+    fn polls(&mut self) -> &mut PollState {
+        self.polls.get_mut().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The stream id.
     pub fn id(&self) -> i64 {
         self.id
@@ -360,5 +414,85 @@ impl AsyncQuicStream {
             .send_with(|s| s.send(&[], self.id, MSG_QUIC_STREAM_FIN))
             .await
             .map(drop)
+    }
+}
+
+impl AsyncRead for AsyncQuicStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        loop {
+            // What is queued already (or the end of the stream) comes first.
+            let got = this
+                .shared
+                .demux()
+                .read_stream(this.id, buf.initialize_unfilled());
+            if let Some(n) = got {
+                buf.advance(n);
+                this.polls().read = None;
+                return Poll::Ready(Ok(()));
+            }
+            let (shared, id) = (this.shared.clone(), this.id);
+            let wait = this.polls().read.get_or_insert_with(|| {
+                Box::pin(async move {
+                    shared
+                        .wait_for(|d| d.stream_readable(id).then_some(()))
+                        .await
+                })
+            });
+            let r = ready!(wait.as_mut().poll(cx));
+            this.polls().read = None;
+            // Another handle on this stream may have taken the bytes: look again.
+            r?;
+        }
+    }
+}
+
+impl AsyncWrite for AsyncQuicStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let (shared, id) = (this.shared.clone(), this.id);
+        let w = this.polls().write.get_or_insert_with(|| {
+            let data = buf[..buf.len().min(RECV_BUF)].to_vec();
+            Box::pin(async move { shared.send_with(|s| s.send(&data, id, 0)).await })
+        });
+        let r = ready!(w.as_mut().poll(cx));
+        this.polls().write = None;
+        Poll::Ready(r)
+    }
+
+    /// Nothing to do: a write completes once the kernel has taken the bytes.
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Ends the sending side (a FIN), as [`AsyncQuicStream::finish`].
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let (shared, id) = (this.shared.clone(), this.id);
+        let f = this.polls().shutdown.get_or_insert_with(|| {
+            Box::pin(async move {
+                shared
+                    .send_with(|s| s.send(&[], id, MSG_QUIC_STREAM_FIN))
+                    .await
+                    .map(drop)
+            })
+        });
+        let r = ready!(f.as_mut().poll(cx));
+        this.polls().shutdown = None;
+        Poll::Ready(r)
     }
 }

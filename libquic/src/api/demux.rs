@@ -126,6 +126,15 @@ impl Demux {
         Some(n)
     }
 
+    /// Whether a read of stream `id` would not wait: bytes queued, or its end (the tokio
+    /// API's `AsyncRead` waits for this).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn stream_readable(&self, id: i64) -> bool {
+        self.streams
+            .get(&id)
+            .is_some_and(|s| s.fin || !s.data.is_empty())
+    }
+
     /// The next stream the peer opened that nobody has accepted.
     pub(crate) fn take_incoming(&mut self) -> Option<i64> {
         self.incoming.pop_front()
@@ -180,6 +189,13 @@ mod tests {
         assert_eq!(d.read_stream(5, &mut b), None);
         d.register(4);
         assert_eq!(d.read_stream(4, &mut b), None);
+        assert!(!d.stream_readable(4) && !d.stream_readable(7));
+        d.dispatch(&stream(4, 1, false), b"q").unwrap();
+        assert!(d.stream_readable(4));
+        assert_eq!(d.read_stream(4, &mut b), Some(1));
+        assert!(!d.stream_readable(4));
+        d.dispatch(&stream(4, 0, true), b"").unwrap();
+        assert!(d.stream_readable(4));
     }
 
     #[test]
