@@ -25,8 +25,10 @@ struct kquic_kernel_ops {
 };
 void kquic_set_kernel_ops(const struct kquic_kernel_ops *ops);
 
-/* The rustls backend (Rust, crate quic-capi): certificate mode. */
-int kquic_rustls_client_handshake(int fd, const char *hostname, const char *alpns);
+/* The rustls backend (Rust, crate quic-capi): certificate mode; identity (or NULL) is a PEM
+ * file with the client's private key and certificate chain. */
+int kquic_rustls_client_handshake(int fd, const char *identity, const char *hostname,
+				  const char *alpns);
 int kquic_rustls_server_handshake(int fd, const char *pkey_file, const char *cert_file,
 				  const char *alpns);
 

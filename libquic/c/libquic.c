@@ -8,7 +8,10 @@
  *    quic_client_handshake()/quic_server_handshake();
  *  - certificate mode of quic_client_handshake()/quic_server_handshake()
  *    goes to the rustls backend (Rust, crate quic-capi, over libquic's ksock
- *    socket driver);
+ *    socket driver); a client whose pkey_file is PEM (its key and certificate
+ *    chain) authenticates with that certificate, and a server whose socket has
+ *    QUIC_SOCKOPT_CONFIG.certificate_request set (1 request, 2 require) asks
+ *    for one and verifies it against the system CAs (SSL_CERT_FILE);
  *  - the log hooks.
  *
  * The kernel contract the handshake follows (the same order as the Rust driver
@@ -1152,20 +1155,49 @@ out_cred:
 	return ret;
 }
 
+/*
+ * Whether a client's pkey_file is PEM (a private key and certificate chain: certificate mode
+ * with a client certificate, a kquic extension) rather than a PSK file ("identity:hexkey"
+ * lines): 1 or 0, or -errno when it cannot be read.
+ */
+static int file_is_pem(const char *path)
+{
+	char head[64];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		int err = errno;
+
+		kquic_log(LOG_ERR, "key file %s: %s", path, strerror(err));
+		return -err;
+	}
+	n = fread(head, 1, sizeof(head) - 1, f);
+	fclose(f);
+	head[n] = '\0';
+	return strstr(head, "-----BEGIN ") != NULL;
+}
+
 int quic_client_handshake(int sockfd, const char *pkey_file, const char *hostname,
 			  const char *alpns)
 {
-	int ret;
+	int ret, pem = 0;
 
 	if (alpns && strlen(alpns) > ALPNS_MAX)
 		return -EINVAL;
-	if (pkey_file)
+	if (pkey_file) {
+		pem = file_is_pem(pkey_file);
+		if (pem < 0)
+			return pem;
+	}
+	if (pkey_file && !pem)
 		ret = psk_client(sockfd, pkey_file, alpns);
 	else
-		ret = kquic_rustls_client_handshake(sockfd, hostname, alpns);
+		ret = kquic_rustls_client_handshake(sockfd, pem ? pkey_file : NULL, hostname, alpns);
 	if (ret)
 		kquic_log(LOG_ERR, "client handshake (%s mode) failed: %d",
-			  pkey_file ? "PSK" : "certificate", ret);
+			  pkey_file && !pem ? "PSK" : pem ? "certificate, with a client certificate"
+						       : "certificate", ret);
 	return ret;
 }
 

@@ -663,3 +663,100 @@ fn wrong_levels_and_garbage_fail_cleanly() {
         }
     }
 }
+
+/// Mutual TLS: a server that requires client certificates from a CA lets in a client with one
+/// (and sees its chain), refuses a client without one (certificate_required) and one whose
+/// certificate comes from another CA (unknown_ca); optional client auth lets the first two in.
+#[test]
+fn client_certificates_are_required_and_verified() {
+    let pki = pki();
+    let clients = Pki::generate("client CA");
+    let strangers = Pki::generate("another client CA");
+    let server = |optional: bool| {
+        pki.server("h3")
+            .client_auth_ca_file(&clients.ca_file)
+            .client_auth_optional(optional)
+            .build()
+            .unwrap()
+    };
+    let with_cert = |p: &Pki| {
+        pki.client("h3")
+            .cert_file(&p.chain_file)
+            .key_file(&p.key_file)
+            .build()
+            .unwrap()
+    };
+    let (c, s) = handshake(&with_cert(&clients), &server(false));
+    assert!(!c.s.is_handshaking() && !s.s.is_handshaking());
+    let seen = s.s.peer_certificates().expect("client chain on the server");
+    use rustls::pki_types::pem::PemObject;
+    let sent: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(&clients.chain_file)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(seen, &sent[..]);
+
+    let anonymous = pki.client("h3").build().unwrap();
+    let (role, e) = fail_handshake(&anonymous, &server(false));
+    assert_eq!(role, Role::Server);
+    assert_eq!(e.tls_alert(), Some(116), "{e}");
+    assert_eq!(e.error_code(), Some(0x100 + 116));
+
+    let (role, e) = fail_handshake(&with_cert(&strangers), &server(false));
+    assert_eq!(role, Role::Server);
+    assert_eq!(e.tls_alert(), Some(48), "{e}");
+
+    let (_, s) = handshake(&anonymous, &server(true));
+    assert!(!s.s.is_handshaking() && s.s.peer_certificates().is_none());
+    let (_, e) = fail_handshake(&with_cert(&strangers), &server(true));
+    assert_eq!(e.tls_alert(), Some(48), "{e}");
+}
+
+/// An RSA-2048 server certificate (openssl makes the key, rcgen signs the certificate with it;
+/// skipped without openssl).
+#[test]
+fn rsa_2048_certificate() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("libquic-rsa-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&key)
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("openssl not available: RSA test skipped");
+        return;
+    }
+    let pem = std::fs::read_to_string(&key).unwrap();
+    let kp = rcgen::KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap();
+    assert!(kp.public_key_raw().len() > 256, "an RSA-2048 public key");
+    let c = rcgen::CertificateParams::new(vec![SERVER_NAME.to_string()])
+        .unwrap()
+        .self_signed(&kp)
+        .unwrap();
+    std::fs::write(&cert, c.pem()).unwrap();
+    let scfg = TlsConfig::server()
+        .cert_file(&cert)
+        .key_file(&key)
+        .alpn("h3")
+        .build()
+        .unwrap();
+    let ccfg = TlsConfig::client()
+        .ca_file(&cert)
+        .server_name(SERVER_NAME)
+        .alpn("h3")
+        .build()
+        .unwrap();
+    let (c, s) = handshake(&ccfg, &scfg);
+    assert!(!c.s.is_handshaking() && !s.s.is_handshaking());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -44,6 +44,7 @@ impl Error {
                 io::ErrorKind::UnexpectedEof => libc::ECONNRESET,
                 _ => libc::EIO,
             }),
+            Self::Tls(TlsError::File { errno, .. }) => errno.unwrap_or(libc::EIO),
             Self::Tls(TlsError::Config(_) | TlsError::Pem(_)) => libc::EINVAL,
             Self::Tls(TlsError::PskUnsupported | TlsError::CipherUnsupported(_)) => {
                 libc::EOPNOTSUPP
@@ -89,6 +90,7 @@ impl From<Error> for io::Error {
     fn from(e: Error) -> Self {
         match e {
             Error::Io(e) => e,
+            Error::Tls(e @ TlsError::File { .. }) => e.into(),
             other => io::Error::other(other),
         }
     }
@@ -103,6 +105,9 @@ pub struct HandshakeInfo {
     pub cipher: Option<Cipher>,
     /// The handshake resumed an earlier session.
     pub resumed: bool,
+    /// The peer's certificate chain (leaf first): the server's on a client; on a server, the
+    /// client's when it authenticated with one (mutual TLS). Empty otherwise.
+    pub peer_certificates: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 impl HandshakeInfo {
@@ -281,6 +286,10 @@ fn finish(sock: &Socket, tls: TlsSession) -> HandshakeInfo {
         alpn: tls.alpn().map(<[u8]>::to_vec),
         cipher: tls.cipher(),
         resumed: tls.is_resumed(),
+        peer_certificates: tls
+            .peer_certificates()
+            .map(<[_]>::to_vec)
+            .unwrap_or_default(),
     };
     *sock.tls() = Some(tls);
     info

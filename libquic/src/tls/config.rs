@@ -7,9 +7,9 @@ use std::sync::{Arc, OnceLock};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ResolvesClientCert, Resumption};
 use rustls::crypto::{ring, CryptoProvider};
-use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache};
+use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 
@@ -77,6 +77,14 @@ enum Verify {
     Insecure,
 }
 
+/// How a server authenticates clients by certificate (mutual TLS).
+struct ClientAuth {
+    /// The CAs a client certificate must chain to.
+    roots: Vec<CertificateDer<'static>>,
+    /// Clients without a certificate are let in too (a certificate sent is still verified).
+    optional: bool,
+}
+
 /// Builds a [`TlsConfig`]. Errors of setters that read files are kept and reported by
 /// [`TlsConfigBuilder::build`].
 pub struct TlsConfigBuilder {
@@ -86,6 +94,7 @@ pub struct TlsConfigBuilder {
     verify: Option<Verify>,
     cert_chain: Vec<CertificateDer<'static>>,
     key: Option<PrivateKeyDer<'static>>,
+    client_auth: Option<ClientAuth>,
     psk: bool,
     ciphers: Option<Vec<Cipher>>,
     session_cache: Option<SessionCache>,
@@ -102,6 +111,37 @@ fn pem_err(what: &str, path: Option<&Path>, e: impl fmt::Display) -> TlsError {
     }
 }
 
+/// A file's error: [`TlsError::File`] when it could not be opened or read, else a PEM error.
+fn file_err(what: &str, path: &Path, e: pem::Error) -> TlsError {
+    match e {
+        pem::Error::Io(io) => TlsError::file(what, path, &io),
+        e => pem_err(what, Some(path), e),
+    }
+}
+
+/// All certificates of a PEM file (at least one).
+fn read_certs(what: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let v = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| file_err(what, path, e))?;
+    if v.is_empty() {
+        return Err(pem_err("no certificate in", Some(path), "empty"));
+    }
+    Ok(v)
+}
+
+/// The system's CA bundle: `SSL_CERT_FILE`, else the first of [`SYSTEM_CA_FILES`] that exists.
+fn system_ca_file() -> Option<PathBuf> {
+    std::env::var_os("SSL_CERT_FILE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            SYSTEM_CA_FILES
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| p.is_file())
+        })
+}
+
 impl TlsConfigBuilder {
     fn new(role: Role) -> Self {
         Self {
@@ -111,6 +151,7 @@ impl TlsConfigBuilder {
             verify: None,
             cert_chain: Vec::new(),
             key: None,
+            client_auth: None,
             psk: false,
             ciphers: None,
             session_cache: (role == Role::Client).then(SessionCache::default),
@@ -157,13 +198,12 @@ impl TlsConfigBuilder {
         }
     }
 
-    /// Client: trust the CA certificates of a PEM file (may be called more than once).
+    /// Client: trust the CA certificates of a PEM file (may be called more than once). A file
+    /// that cannot be read fails [`build`](Self::build) with [`TlsError::File`].
     pub fn ca_file(mut self, path: impl AsRef<Path>) -> Self {
-        let path = path.as_ref();
-        match CertificateDer::pem_file_iter(path).and_then(|it| it.collect::<Result<Vec<_>, _>>()) {
-            Ok(v) if v.is_empty() => self.fail(pem_err("no certificate in", Some(path), "empty")),
+        match read_certs("CA file", path.as_ref()) {
             Ok(v) => self.add_roots(v),
-            Err(e) => self.fail(pem_err("CA file", Some(path), e)),
+            Err(e) => self.fail(e),
         }
         self
     }
@@ -187,14 +227,7 @@ impl TlsConfigBuilder {
     /// Client: trust the system's CA bundle (`SSL_CERT_FILE`, else the first of
     /// [`SYSTEM_CA_FILES`] that exists).
     pub fn system_roots(self) -> Self {
-        let from_env = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
-        let found = from_env.or_else(|| {
-            SYSTEM_CA_FILES
-                .iter()
-                .map(PathBuf::from)
-                .find(|p| p.is_file())
-        });
-        match found {
+        match system_ca_file() {
             Some(p) => self.ca_file(p),
             None => {
                 let mut s = self;
@@ -217,17 +250,19 @@ impl TlsConfigBuilder {
         self
     }
 
-    /// Server: the certificate chain (leaf first) from a PEM file.
+    /// Server: the certificate chain (leaf first) from a PEM file. Client: its certificate for
+    /// servers that ask for one (mutual TLS; with [`key_file`](Self::key_file)).
     pub fn cert_file(mut self, path: impl AsRef<Path>) -> Self {
         let path = path.as_ref();
         match CertificateDer::pem_file_iter(path).and_then(|it| it.collect::<Result<Vec<_>, _>>()) {
             Ok(v) => self.cert_chain = v,
-            Err(e) => self.fail(pem_err("certificate file", Some(path), e)),
+            Err(e) => self.fail(file_err("certificate file", path, e)),
         }
         self
     }
 
-    /// Server: the certificate chain (leaf first) from PEM text.
+    /// Server: the certificate chain (leaf first) from PEM text (client: its own, as
+    /// [`cert_file`](Self::cert_file)).
     pub fn cert_pem(mut self, pem: &[u8]) -> Self {
         match CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>() {
             Ok(v) => self.cert_chain = v,
@@ -236,23 +271,24 @@ impl TlsConfigBuilder {
         self
     }
 
-    /// Server: the certificate chain (leaf first), DER.
+    /// Server (or client, for mutual TLS): the certificate chain (leaf first), DER.
     pub fn cert_der(mut self, chain: Vec<CertificateDer<'static>>) -> Self {
         self.cert_chain = chain;
         self
     }
 
-    /// Server: the private key (PKCS#8, PKCS#1 or SEC1) from a PEM file.
+    /// Server (or client, for mutual TLS): the private key (PKCS#8, PKCS#1 or SEC1) from a
+    /// PEM file. RSA and ECDSA keys both work.
     pub fn key_file(mut self, path: impl AsRef<Path>) -> Self {
         let path = path.as_ref();
         match PrivateKeyDer::from_pem_file(path) {
             Ok(k) => self.key = Some(k),
-            Err(e) => self.fail(pem_err("key file", Some(path), e)),
+            Err(e) => self.fail(file_err("key file", path, e)),
         }
         self
     }
 
-    /// Server: the private key from PEM text.
+    /// Server (or client, for mutual TLS): the private key from PEM text.
     pub fn key_pem(mut self, pem: &[u8]) -> Self {
         match PrivateKeyDer::from_pem_slice(pem) {
             Ok(k) => self.key = Some(k),
@@ -261,9 +297,70 @@ impl TlsConfigBuilder {
         self
     }
 
-    /// Server: the private key, DER.
+    /// Server (or client, for mutual TLS): the private key, DER.
     pub fn key_der(mut self, key: PrivateKeyDer<'static>) -> Self {
         self.key = Some(key);
+        self
+    }
+
+    fn add_client_roots(&mut self, certs: Vec<CertificateDer<'static>>) {
+        match &mut self.client_auth {
+            Some(a) => a.roots.extend(certs),
+            None => {
+                self.client_auth = Some(ClientAuth {
+                    roots: certs,
+                    optional: false,
+                })
+            }
+        }
+    }
+
+    /// Server: require a client certificate that chains to a CA of this PEM file (mutual TLS;
+    /// may be called more than once). A client without one fails the handshake with the TLS
+    /// alert certificate_required (CONNECTION_CLOSE `0x100 + 116`).
+    pub fn client_auth_ca_file(mut self, path: impl AsRef<Path>) -> Self {
+        match read_certs("client CA file", path.as_ref()) {
+            Ok(v) => self.add_client_roots(v),
+            Err(e) => self.fail(e),
+        }
+        self
+    }
+
+    /// Server: as [`client_auth_ca_file`](Self::client_auth_ca_file), from PEM text.
+    pub fn client_auth_ca_pem(mut self, pem: &[u8]) -> Self {
+        match CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>() {
+            Ok(v) if v.is_empty() => self.fail(pem_err("client CA PEM", None, "no certificate")),
+            Ok(v) => self.add_client_roots(v),
+            Err(e) => self.fail(pem_err("client CA PEM", None, e)),
+        }
+        self
+    }
+
+    /// Server: as [`client_auth_ca_file`](Self::client_auth_ca_file), one DER CA certificate.
+    pub fn client_auth_ca_der(mut self, cert: CertificateDer<'static>) -> Self {
+        self.add_client_roots(vec![cert]);
+        self
+    }
+
+    /// Server: client certificates chaining to the system's CA bundle (`SSL_CERT_FILE`, else
+    /// the first of [`SYSTEM_CA_FILES`]).
+    pub fn client_auth_system_roots(self) -> Self {
+        match system_ca_file() {
+            Some(p) => self.client_auth_ca_file(p),
+            None => {
+                let mut s = self;
+                s.fail(TlsError::Pem("no system CA bundle found".into()));
+                s
+            }
+        }
+    }
+
+    /// Server, with a client CA set: also let clients in that send no certificate (one that
+    /// is sent must still verify). Default: a certificate is required.
+    pub fn client_auth_optional(mut self, optional: bool) -> Self {
+        if let Some(a) = &mut self.client_auth {
+            a.optional = optional;
+        }
         self
     }
 
@@ -353,12 +450,21 @@ impl TlsConfigBuilder {
         }
     }
 
-    fn build_client(self, provider: Arc<CryptoProvider>) -> Result<TlsConfig, TlsError> {
+    fn build_client(mut self, provider: Arc<CryptoProvider>) -> Result<TlsConfig, TlsError> {
+        if self.client_auth.is_some() {
+            return Err(TlsError::Config(
+                "client_auth_* are server settings (a client gives its own certificate with \
+                 cert_file/key_file)"
+                    .into(),
+            ));
+        }
+        let chain = std::mem::take(&mut self.cert_chain);
+        let key = self.key.take();
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|e| TlsError::Config(e.to_string()))?;
         let insecure = matches!(self.verify, Some(Verify::Insecure));
-        let mut cfg =
+        let with_verifier =
             match self.verify {
                 None => return Err(TlsError::Config(
                     "no way to verify the server: set ca_file/ca_pem/system_roots, a verifier, \
@@ -378,8 +484,23 @@ impl TlsConfigBuilder {
                 Some(Verify::Insecure) => builder
                     .dangerous()
                     .with_custom_certificate_verifier(Arc::new(NoVerify(provider))),
+            };
+        let mut cfg = match (chain.is_empty(), key) {
+            (true, None) => with_verifier.with_client_cert_resolver(no_client_cert()),
+            (false, Some(key)) => with_verifier
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| TlsError::Config(format!("client certificate/key: {e}")))?,
+            (true, Some(_)) => {
+                return Err(TlsError::Config(
+                    "a client key without its certificate".into(),
+                ))
             }
-            .with_client_cert_resolver(no_client_cert());
+            (false, None) => {
+                return Err(TlsError::Config(
+                    "a client certificate without its private key".into(),
+                ))
+            }
+        };
 
         let server_name = match &self.server_name {
             Some(n) => Some(parse_server_name(n)?),
@@ -423,10 +544,29 @@ impl TlsConfigBuilder {
                     .into(),
             ));
         }
-        let mut cfg = ServerConfig::builder_with_provider(provider)
+        let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| TlsError::Config(e.to_string()))?
-            .with_no_client_auth()
+            .map_err(|e| TlsError::Config(e.to_string()))?;
+        let builder = match self.client_auth {
+            None => builder.with_no_client_auth(),
+            Some(auth) => {
+                let mut roots = RootCertStore::empty();
+                for c in auth.roots {
+                    roots.add(c).map_err(|e| {
+                        TlsError::Pem(format!("unusable client CA certificate: {e}"))
+                    })?;
+                }
+                let mut v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+                if auth.optional {
+                    v = v.allow_unauthenticated();
+                }
+                let v = v
+                    .build()
+                    .map_err(|e| TlsError::Config(format!("client certificate verifier: {e}")))?;
+                builder.with_client_cert_verifier(v)
+            }
+        };
+        let mut cfg = builder
             .with_single_cert(self.cert_chain, key)
             .map_err(|e| TlsError::Config(format!("certificate/key: {e}")))?;
         cfg.alpn_protocols = self.alpn;
@@ -696,7 +836,7 @@ mod tests {
                 .ca_file("/nonexistent/ca.pem")
                 .server_name("a.test")
                 .build(),
-            Err(TlsError::Pem(_))
+            Err(TlsError::File { .. })
         ));
         // Server without certificate, key file missing.
         assert!(matches!(
@@ -705,10 +845,110 @@ mod tests {
         ));
         assert!(matches!(
             TlsConfig::server().key_file("/nonexistent/key.pem").build(),
-            Err(TlsError::Pem(_))
+            Err(TlsError::File { .. })
         ));
         let c = TlsConfig::client().dangerous_no_verify().build().unwrap();
         assert_eq!(c.role(), Role::Client);
         assert!(c.session_cache().is_some());
+    }
+
+    /// A missing certificate, key or CA file is an I/O error that keeps ENOENT (kind NotFound
+    /// once converted), naming the file; a file that exists but holds no PEM is a PEM error.
+    #[test]
+    fn missing_files_are_io_errors() {
+        let cases = [
+            (
+                TlsConfig::server()
+                    .cert_file("/nonexistent/cert.pem")
+                    .key_file("/nonexistent/key.pem")
+                    .build(),
+                "certificate file /nonexistent/cert.pem",
+            ),
+            (
+                TlsConfig::server().key_file("/nonexistent/key.pem").build(),
+                "key file /nonexistent/key.pem",
+            ),
+            (
+                TlsConfig::client()
+                    .ca_file("/nonexistent/ca.pem")
+                    .server_name("a.test")
+                    .build(),
+                "CA file /nonexistent/ca.pem",
+            ),
+            (
+                TlsConfig::server()
+                    .client_auth_ca_file("/nonexistent/clients.pem")
+                    .build(),
+                "client CA file /nonexistent/clients.pem",
+            ),
+        ];
+        for (r, what) in cases {
+            let e = r.unwrap_err();
+            assert_eq!(e.os_error(), Some(libc::ENOENT), "{e}");
+            let msg = e.to_string();
+            assert!(
+                msg.starts_with(what) && msg.contains("No such file"),
+                "{msg}"
+            );
+            let io: std::io::Error = e.into();
+            assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        }
+        // An existing file that is not PEM: a parse error, not an I/O one.
+        let e = TlsConfig::client()
+            .ca_file("/dev/null")
+            .server_name("a.test")
+            .build()
+            .unwrap_err();
+        assert!(matches!(e, TlsError::Pem(_)), "{e:?}");
+        assert_eq!(e.os_error(), None);
+    }
+
+    #[test]
+    fn mutual_tls_settings() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["c.test".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let der = CertificateDer::from(cert.der().to_vec());
+        let pkey = || PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        // A client with its certificate; a server requiring (or allowing) client certificates.
+        TlsConfig::client()
+            .dangerous_no_verify()
+            .cert_der(vec![der.clone()])
+            .key_der(pkey())
+            .build()
+            .unwrap();
+        for optional in [false, true] {
+            TlsConfig::server()
+                .cert_der(vec![der.clone()])
+                .key_der(pkey())
+                .client_auth_ca_der(der.clone())
+                .client_auth_optional(optional)
+                .build()
+                .unwrap();
+        }
+        // Half a client identity, client CAs on a client.
+        assert!(matches!(
+            TlsConfig::client()
+                .dangerous_no_verify()
+                .cert_der(vec![der.clone()])
+                .build(),
+            Err(TlsError::Config(_))
+        ));
+        assert!(matches!(
+            TlsConfig::client()
+                .dangerous_no_verify()
+                .key_der(pkey())
+                .build(),
+            Err(TlsError::Config(_))
+        ));
+        assert!(matches!(
+            TlsConfig::client()
+                .dangerous_no_verify()
+                .client_auth_ca_der(der)
+                .build(),
+            Err(TlsError::Config(_))
+        ));
     }
 }

@@ -1,6 +1,8 @@
 //! Errors of the TLS adapter and their QUIC CONNECTION_CLOSE codes.
 
 use core::fmt;
+use std::io;
+use std::path::PathBuf;
 
 use super::types::Cipher;
 
@@ -22,8 +24,21 @@ pub const ALERT_INTERNAL_ERROR: u8 = 80;
 pub enum TlsError {
     /// Invalid, incomplete or inconsistent configuration.
     Config(String),
-    /// A certificate, key or CA file could not be read or parsed.
+    /// A certificate, key or CA file (or PEM text) could not be parsed.
     Pem(String),
+    /// A certificate, key or CA file could not be opened or read (missing, unreadable): the
+    /// I/O error, kept with its kind and `errno` so that callers can tell `ENOENT` from a bad
+    /// file. Converts into an [`io::Error`] of the same kind.
+    File {
+        /// What the file is for ("certificate file", "key file", "CA file", ...).
+        what: String,
+        /// The path given.
+        path: PathBuf,
+        /// The I/O error's kind (`NotFound`, `PermissionDenied`, ...).
+        kind: io::ErrorKind,
+        /// The OS error number, if the OS gave one.
+        errno: Option<i32>,
+    },
     /// Pre-shared-key (external PSK) authentication was requested: rustls has no external PSK
     /// support, so only certificate mode is available.
     PskUnsupported,
@@ -71,6 +86,24 @@ impl TlsError {
         }
     }
 
+    /// A file error from the I/O error that opening or reading `path` gave.
+    pub(crate) fn file(what: &str, path: &std::path::Path, e: &io::Error) -> Self {
+        Self::File {
+            what: what.to_owned(),
+            path: path.to_owned(),
+            kind: e.kind(),
+            errno: e.raw_os_error(),
+        }
+    }
+
+    /// The `errno` of a file error (`ENOENT` for a missing file); `None` for other errors.
+    pub fn os_error(&self) -> Option<i32> {
+        match self {
+            Self::File { errno, .. } => *errno,
+            _ => None,
+        }
+    }
+
     /// The TLS alert of a handshake failure, if it came from one.
     pub fn tls_alert(&self) -> Option<u8> {
         match self {
@@ -85,6 +118,15 @@ impl fmt::Display for TlsError {
         match self {
             Self::Config(m) => write!(f, "invalid TLS configuration: {m}"),
             Self::Pem(m) => write!(f, "PEM: {m}"),
+            Self::File {
+                what,
+                path,
+                kind,
+                errno,
+            } => {
+                let e = errno.map_or_else(|| io::Error::from(*kind), io::Error::from_raw_os_error);
+                write!(f, "{what} {}: {e}", path.display())
+            }
             Self::PskUnsupported => {
                 f.write_str("pre-shared key mode is not supported by the rustls backend")
             }
@@ -97,3 +139,19 @@ impl fmt::Display for TlsError {
 }
 
 impl std::error::Error for TlsError {}
+
+impl From<TlsError> for io::Error {
+    /// File errors keep their kind (`NotFound` for a missing certificate, key or CA file);
+    /// configuration errors are `InvalidInput`, handshake failures `Other`.
+    fn from(e: TlsError) -> Self {
+        let kind = match &e {
+            TlsError::File { kind, .. } => *kind,
+            TlsError::Config(_)
+            | TlsError::Pem(_)
+            | TlsError::PskUnsupported
+            | TlsError::CipherUnsupported(_) => io::ErrorKind::InvalidInput,
+            TlsError::Handshake { .. } => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e)
+    }
+}
