@@ -6,7 +6,10 @@
  * Certificate mode (rustls) and PSK mode (GnuTLS) of
  * quic_client_handshake/quic_server_handshake, a caller's GnuTLS session
  * through quic_handshake() and through the step API in a poll loop, mixed
- * backends, each cipher with GnuTLS, peer verification, ALPN mismatch.
+ * backends, each cipher with GnuTLS, peer verification, ALPN mismatch, client
+ * certificates (a server socket with QUIC_SOCKOPT_CONFIG.certificate_request
+ * 2 requires one; the client's pkey_file is then a PEM file with its key and
+ * certificate), missing key files (-ENOENT).
  * Keys: libquic-keys/ beside the binary (selftests/Makefile makes them).
  */
 #include <arpa/inet.h>
@@ -24,7 +27,7 @@
 
 #include <netinet/quic.h>
 
-static char cert[PATH_MAX], key[PATH_MAX], psk[PATH_MAX];
+static char cert[PATH_MAX], key[PATH_MAX], psk[PATH_MAX], identity[PATH_MAX];
 static int tests, failed;
 static int port = 7400;
 
@@ -112,6 +115,8 @@ static void run_case(struct side c, struct side s, int *crc, int *src)
 			close(lfd);
 		return;
 	}
+	/* A client that fails before sending anything must not leave accept() waiting. */
+	timeouts(lfd);
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
@@ -159,6 +164,49 @@ static int cert_client(int fd, const void *arg)
 static int cert_server(int fd, const void *alpns)
 {
 	return quic_server_handshake(fd, key, cert, alpns);
+}
+
+/* Client with a certificate: pkey_file is a PEM file holding its key and certificate. */
+static int identity_client(int fd, const void *pem)
+{
+	return quic_client_handshake(fd, pem, NULL, "sample");
+}
+
+/* Server requiring a client certificate (verified against SSL_CERT_FILE). */
+static int mtls_server(int fd, const void *alpns)
+{
+	struct quic_config c;
+
+	memset(&c, 0, sizeof(c));	/* only the non-zero fields change */
+	c.certificate_request = 2;
+	if (setsockopt(fd, SOL_QUIC, QUIC_SOCKOPT_CONFIG, &c, sizeof(c)))
+		return -errno;
+	return quic_server_handshake(fd, key, cert, alpns);
+}
+
+/* Concatenates the test key and certificate into the client's PEM file. */
+static int write_identity(void)
+{
+	const char *parts[] = { key, cert };
+	FILE *out = fopen(identity, "w");
+	char buf[4096];
+	size_t n;
+	unsigned int i;
+
+	if (!out)
+		return -errno;
+	for (i = 0; i < 2; i++) {
+		FILE *in = fopen(parts[i], "r");
+
+		if (!in) {
+			fclose(out);
+			return -errno;
+		}
+		while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+			fwrite(buf, 1, n, out);
+		fclose(in);
+	}
+	return fclose(out) ? -errno : 0;
 }
 
 static int psk_client(int fd, const void *alpns)
@@ -283,6 +331,8 @@ int main(int argc, char **argv)
 	snprintf(cert, sizeof(cert), "%s/libquic-keys/cert.pem", dir);
 	snprintf(key, sizeof(key), "%s/libquic-keys/key.pem", dir);
 	snprintf(psk, sizeof(psk), "%s/libquic-keys/psk.txt", dir);
+	/* The build directory is read-only in the guest: the client's PEM goes to /tmp. */
+	snprintf(identity, sizeof(identity), "/tmp/libquic-handshake-%d-client.pem", (int)getpid());
 	/* The client verifying "localhost" trusts the test certificate (rustls reads SSL_CERT_FILE). */
 	setenv("SSL_CERT_FILE", cert, 1);
 	printf("TAP version 13\n");
@@ -312,6 +362,25 @@ int main(int argc, char **argv)
 		ok(c == 0 && s == 0, "GnuTLS both sides, %s: handshake and streams (client %d, server %d)",
 		   ciphers[i].name, c, s);
 	}
+
+	/* Client certificates: the server requires one (certificate_request = 2). */
+	c = write_identity();
+	ok(c == 0, "client key+certificate PEM written to %s (%d)", identity, c);
+	run_case((struct side){ identity_client, identity }, (struct side){ mtls_server, "sample" }, &c, &s);
+	ok(c == 0 && s == 0, "client certificate: a client with one is let in (client %d, server %d)", c, s);
+	run_case((struct side){ cert_client, noverify }, (struct side){ mtls_server, "sample" }, &c, &s);
+	ok(c != 0 && s < 0, "client certificate required: a client without one fails (client %d, server %d)", c, s);
+	run_case((struct side){ identity_client, identity }, (struct side){ cert_server, "sample" }, &c, &s);
+	ok(c == 0 && s == 0, "client certificate offered, server not asking: fine (client %d, server %d)", c, s);
+	{
+		int fd = socket(AF_INET, SOCK_STREAM, IPPROTO_QUIC);
+
+		c = quic_client_handshake(fd, "/nonexistent/client.pem", NULL, "sample");
+		s = quic_server_handshake(fd, "/nonexistent/key.pem", "/nonexistent/cert.pem", "sample");
+		ok(c == -ENOENT && s == -ENOENT, "missing key/certificate files: -ENOENT (client %d, server %d)", c, s);
+		close(fd);
+	}
+	unlink(identity);
 	printf("1..%d\n", tests);
 	return failed ? 1 : 0;
 }
