@@ -13,11 +13,6 @@ use quic_uapi::{MSG_QUIC_STREAM_FIN, QUIC_VERSION_V2};
 /// Bytes per sendmsg / recvmsg / read of stdin.
 pub(crate) const CHUNK: usize = 64 * 1024;
 
-/// What `--psk` answers: rustls has no external pre-shared keys.
-pub(crate) const PSK_UNSUPPORTED: &str = "--psk: PSK mode needs libquic's GnuTLS backend, which \
-     is not built yet (rustls has no external pre-shared keys); use certificates instead \
-     (--cert/--key on the server, --ca or --insecure on the client)";
-
 /// An error message, with what was being done prefixed by [`Context::ctx`].
 #[derive(Debug)]
 pub(crate) struct Error(pub(crate) String);

@@ -13,16 +13,16 @@ use quic_uapi::MSG_QUIC_STREAM_NEW;
 
 use crate::common::{
     configure, describe_handshake, err, host_part, is_eof, open_socket, read_chunks, recv, resolve,
-    send_all, stats_line, to_stdout, Context, Result, CHUNK, PSK_UNSUPPORTED,
+    send_all, stats_line, to_stdout, version_name, Context, Result, CHUNK,
 };
-use crate::ConnectArgs;
+use crate::{psk, ConnectArgs};
 
 /// The stream stdin goes to: the client's first bidirectional stream.
 const STREAM: i64 = 0;
 
 pub(crate) fn run(a: &ConnectArgs) -> Result<()> {
-    if a.conn.psk.is_some() {
-        return Err(err(PSK_UNSUPPORTED));
+    if let Some(psk) = &a.conn.psk {
+        return run_psk(a, psk);
     }
     let addr = resolve(&a.target)?;
     let sni = a
@@ -56,7 +56,36 @@ pub(crate) fn run(a: &ConnectArgs) -> Result<()> {
             describe_handshake(&sock, &info)
         );
     }
+    exchange(sock, a)
+}
 
+/// `--psk`: the handshake through libquic's GnuTLS backend, then the same exchange.
+fn run_psk(a: &ConnectArgs, psk: &std::path::Path) -> Result<()> {
+    let file = psk::check_file(psk)?;
+    let lib = psk::CLib::open()?;
+    let addr = resolve(&a.target)?;
+    let sock = open_socket(&addr)?;
+    configure(&sock, &a.conn.alpn, a.conn.v2)?;
+    sock.set_read_timeout(Some(Duration::from_secs(a.conn.timeout)))
+        .ctx("SO_RCVTIMEO")?;
+    sock.connect(&addr).ctx(format_args!("connect {addr}"))?;
+    lib.handshake(true, &sock, &file, &a.conn.alpn)
+        .ctx(format_args!(
+            "handshake with {addr} (PSK {})",
+            psk.display()
+        ))?;
+    sock.set_read_timeout(None).ctx("SO_RCVTIMEO")?;
+    if a.conn.verbose {
+        eprintln!(
+            "quic: connected to {addr} with a pre-shared key (GnuTLS), QUIC {}",
+            version_name(&sock)
+        );
+    }
+    exchange(sock, a)
+}
+
+/// stdin out on [`STREAM`], the reply to stdout, then the close.
+fn exchange(sock: Socket, a: &ConnectArgs) -> Result<()> {
     let sock = Arc::new(sock);
     let start = Instant::now();
     // stdin in its own thread, not joined if the reply fails (stdin may be a terminal).

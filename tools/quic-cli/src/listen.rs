@@ -19,9 +19,9 @@ use quic::tls::TlsConfig;
 
 use crate::common::{
     configure, describe_handshake, err, is_eof, open_socket, read_chunks, recv, resolve, send_all,
-    stats_line, to_stdout, version_name, wait_peer_close, Context, Result, CHUNK, PSK_UNSUPPORTED,
+    stats_line, to_stdout, version_name, wait_peer_close, Context, Result, CHUNK,
 };
-use crate::{ConnOpts, ListenArgs};
+use crate::{psk, ConnOpts, ListenArgs};
 
 /// How long a served connection waits for the client to close it.
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
@@ -38,18 +38,23 @@ enum Reply {
 }
 
 pub(crate) fn run(a: &ListenArgs) -> Result<()> {
-    if a.conn.psk.is_some() {
-        return Err(err(PSK_UNSUPPORTED));
-    }
-    let (Some(cert), Some(key)) = (&a.cert, &a.key) else {
-        return Err(err("--cert and --key are required"));
+    let auth = match &a.conn.psk {
+        Some(p) => Auth::Psk(psk::check_file(p)?, psk::CLib::open()?),
+        None => {
+            let (Some(cert), Some(key)) = (&a.cert, &a.key) else {
+                return Err(err("--cert and --key are required"));
+            };
+            Auth::Tls(
+                TlsConfig::server()
+                    .cert_file(cert)
+                    .key_file(key)
+                    .alpn(&a.conn.alpn)
+                    .build()
+                    .ctx("server TLS configuration")?,
+            )
+        }
     };
-    let tls = TlsConfig::server()
-        .cert_file(cert)
-        .key_file(key)
-        .alpn(&a.conn.alpn)
-        .build()
-        .ctx("server TLS configuration")?;
+    let tls = &auth;
     let addr = resolve(&a.addr)?;
     let l = open_socket(&addr)?;
     configure(&l, &a.conn.alpn, a.conn.v2)?;
@@ -73,7 +78,7 @@ pub(crate) fn run(a: &ListenArgs) -> Result<()> {
     let mut failed = 0;
     for n in 1..=a.count {
         let (sock, peer) = l.accept().ctx("accept")?;
-        if let Err(e) = serve(Arc::new(sock), peer, &tls, reply, &a.conn) {
+        if let Err(e) = serve(Arc::new(sock), peer, tls, reply, &a.conn) {
             if a.count == 1 {
                 return Err(err(format!("connection from {peer}: {e}")));
             }
@@ -87,23 +92,38 @@ pub(crate) fn run(a: &ListenArgs) -> Result<()> {
     Ok(())
 }
 
+/// How the server authenticates.
+enum Auth {
+    /// Certificate (rustls, in this process).
+    Tls(TlsConfig),
+    /// `--psk`: the file, and libquic's C library that runs the GnuTLS handshake.
+    Psk(std::ffi::CString, psk::CLib),
+}
+
 /// Handshake, transfer, then wait for the client's close.
 fn serve(
     sock: Arc<Socket>,
     peer: SocketAddr,
-    tls: &TlsConfig,
+    auth: &Auth,
     reply: Reply,
     o: &ConnOpts,
 ) -> Result<()> {
     sock.set_read_timeout(Some(Duration::from_secs(o.timeout)))
         .ctx("SO_RCVTIMEO")?;
-    let info = server_handshake(&sock, tls).ctx("server handshake")?;
+    let what = match auth {
+        Auth::Tls(tls) => {
+            let info = server_handshake(&sock, tls).ctx("server handshake")?;
+            describe_handshake(&sock, &info)
+        }
+        Auth::Psk(file, lib) => {
+            lib.handshake(false, &sock, file, &o.alpn)
+                .ctx("server handshake")?;
+            format!("pre-shared key (GnuTLS), QUIC {}", version_name(&sock))
+        }
+    };
     sock.set_read_timeout(None).ctx("SO_RCVTIMEO")?;
     if o.verbose {
-        eprintln!(
-            "quic: connection from {peer}: {}",
-            describe_handshake(&sock, &info)
-        );
+        eprintln!("quic: connection from {peer}: {what}");
     }
     let start = Instant::now();
     let (received, sent) = transfer(&sock, reply, o.verbose)?;

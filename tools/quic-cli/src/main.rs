@@ -17,6 +17,7 @@ mod common;
 mod connect;
 mod demo;
 mod listen;
+mod psk;
 
 /// Default ALPN of `listen`, `connect` and `demo`.
 const DEFAULT_ALPN: &str = "kquic";
@@ -71,7 +72,9 @@ struct ConnOpts {
     #[arg(long, default_value_t = 10, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
-    /// Pre-shared key mode (needs the GnuTLS backend, not yet built: always fails)
+    /// Pre-shared key mode: `identity:hexkey` lines (lxin/quic's PSK file format; the client
+    /// uses the first). The handshake runs in libquic's C library (GnuTLS), loaded at run time:
+    /// libquic.so.1, or the path in QUIC_LIBQUIC
     #[arg(long, value_name = "FILE")]
     psk: Option<PathBuf>,
 }
@@ -104,7 +107,7 @@ struct ConnectArgs {
     #[arg(value_name = "ADDR:PORT")]
     target: String,
     /// Trust the CA certificates of this PEM file (default: the system's CA bundle)
-    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["insecure", "psk"])]
     ca: Option<PathBuf>,
     /// Do not verify the server's certificate (tests only)
     #[arg(long)]
@@ -224,7 +227,7 @@ mod tests {
         assert_eq!((a.addr.as_str(), a.count, a.echo), ("[::1]:9", 3, true));
         assert!(a.conn.v2 && a.conn.stats);
         assert_eq!(a.conn.alpn, "h3,smbd");
-        // A certificate is required, unless --psk (which then fails at run time).
+        // A certificate is required, unless --psk.
         assert!(parse(&["listen", "--key", "k"]).is_err());
         assert!(parse(&["listen", "--psk", "p"]).is_ok());
         assert!(parse(&["listen", "--cert", "c", "--key", "k", "--count", "0"]).is_err());
