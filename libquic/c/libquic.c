@@ -122,10 +122,9 @@ ssize_t quic_sendmsg(int sockfd, const void *msg, size_t len, int64_t sid,
 }
 
 /*
- * kquic's kernel hands post-handshake CRYPTO bytes (the server's
- * NewSessionTicket) to userspace as messages with QUIC_HANDSHAKE_INFO; they
- * are not application data, so quic_recvmsg() skips them (lxin/quic's kernel
- * keeps them itself).  quic_session_get_data() takes them first if asked.
+ * Messages with QUIC_HANDSHAKE_INFO are not application data, so quic_recvmsg()
+ * skips them (a client's NewSessionTickets never come this way: the kernel keeps
+ * them for QUIC_SOCKOPT_SESSION_TICKET, as lxin/quic's does).
  */
 ssize_t quic_recvmsg(int sockfd, void *msg, size_t len, int64_t *sid,
 		     uint32_t *flags)
@@ -861,84 +860,6 @@ int quic_handshake(gnutls_session_t session)
 
 /* ------------------------------------------------------- session helpers */
 
-/* One recvmsg: its length (or -errno), and the crypto level if it carried
- * QUIC_HANDSHAKE_INFO (else -1). */
-static ssize_t recv_level(int fd, uint8_t *buf, size_t len, int flags, int *level)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(struct quic_handshake_info)) +
-			 CMSG_SPACE(sizeof(struct quic_stream_info))];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
-	};
-	struct cmsghdr *cm;
-	ssize_t r = recvmsg(fd, &mh, flags);
-
-	*level = -1;
-	if (r < 0)
-		return -errno;
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_QUIC && cm->cmsg_type == QUIC_HANDSHAKE_INFO)
-			*level = ((struct quic_handshake_info *)CMSG_DATA(cm))->crypto_level;
-	return r;
-}
-
-/*
- * Takes the NewSessionTicket messages the kernel queued as APP-level
- * handshake bytes into the session, leaving stream data on the socket.  A
- * kernel that ignores MSG_PEEK (kquic today) consumes what it "peeks": two
- * peeks tell the cases apart (equal results: the data is still queued).
- */
-static int take_post_handshake(gnutls_session_t session, int fd)
-{
-	uint8_t *a = malloc(RECV_BUF_LEN), *b = malloc(RECV_BUF_LEN);
-	int taken = 0, ret = 0, la, lb;
-	ssize_t ra, rb;
-
-	if (!a || !b) {
-		free(a);
-		free(b);
-		return -ENOMEM;
-	}
-	for (;;) {
-		ra = recv_level(fd, a, RECV_BUF_LEN, MSG_PEEK | MSG_DONTWAIT, &la);
-		if (ra <= 0 || la < 0)
-			break;
-		ret = tls_feed(session, (uint8_t)la, a, (size_t)ra, 0);
-		if (ret < 0)
-			break;
-		taken++;
-		rb = recv_level(fd, b, RECV_BUF_LEN, MSG_PEEK | MSG_DONTWAIT, &lb);
-		if (rb == ra && lb == la && !memcmp(a, b, (size_t)ra)) {
-			/* MSG_PEEK honoured: consume what was fed. */
-			recv_level(fd, a, (size_t)ra, MSG_DONTWAIT, &la);
-			continue;
-		}
-		/* MSG_PEEK ignored: the first read consumed its bytes; so did the
-		 * second, which must be fed too if it was handshake data. */
-		if (rb > 0 && lb >= 0) {
-			ret = tls_feed(session, (uint8_t)lb, b, (size_t)rb, 0);
-			if (ret < 0)
-				break;
-			taken++;
-			continue;
-		}
-		if (rb > 0)
-			kquic_log(LOG_WARNING, "%zd bytes of stream data read while looking for tickets"
-				  " (the kernel ignores MSG_PEEK)", rb);
-		break;
-	}
-	gnutls_memset(a, 0, RECV_BUF_LEN);
-	gnutls_memset(b, 0, RECV_BUF_LEN);
-	free(a);
-	free(b);
-	return ret < 0 ? ret : taken;
-}
-
 int quic_session_get_data(gnutls_session_t session, void *data, size_t *size)
 {
 	int fd, ret;
@@ -948,19 +869,17 @@ int quic_session_get_data(gnutls_session_t session, void *data, size_t *size)
 		return -EINVAL;
 	fd = gnutls_transport_get_int(session);
 	len = *size > 0xffffffffu ? 0xffffffffu : (socklen_t)*size;
-	/* A kernel that keeps the client's NewSessionTicket hands it out here. */
+	/* The kernel keeps the server's latest NewSessionTicket for the client. */
 	if (getsockopt(fd, SOL_QUIC, QUIC_SOCKOPT_SESSION_TICKET, data, &len))
 		return -errno;
-	if (len) {
-		ret = tls_feed(session, QUIC_CRYPTO_APP, data, len, 0);
-		if (ret < 0)
-			return ret;
-	} else {
-		/* kquic delivers it as APP-level handshake bytes on the socket. */
-		ret = take_post_handshake(session, fd);
-		if (ret < 0)
-			return ret;
+	if (!len) {
+		/* None arrived (yet): no session data. */
+		*size = 0;
+		return 0;
 	}
+	ret = tls_feed(session, QUIC_CRYPTO_APP, data, len, 0);
+	if (ret < 0)
+		return ret;
 	return gnutls_session_get_data(session, data, size);
 }
 
