@@ -186,8 +186,8 @@ fn rebinding_changes_the_source_port() {
     let got = exchange(relay.addr(), 350, 0x40);
     // Answers in flight to the old port at each rebinding may be lost (the old mapping is
     // gone), nothing else. How many are in flight depends on scheduling: 275 of 350 arrived on
-    // a host whose two cores were busy with two VMs, 290+ on a quiet one.
-    assert!(got.len() >= 350 * 2 / 3, "{}", got.len());
+    // a host whose two cores were busy with two VMs, 231 with three, 290+ on a quiet one.
+    assert!(got.len() >= 350 / 2, "{}", got.len());
     let sources = echo.sources.lock().unwrap().clone();
     assert_eq!(sources.len(), 4, "{sources:?}");
     assert_eq!(relay.stats().rebinds.load(Ordering::Relaxed), 3);
